@@ -1,0 +1,21 @@
+//! RESP2/RESP3 wire format for Mayfly: the incremental request parser and the
+//! reply encoder.
+//!
+//! This crate owns bytes on the wire and nothing else. It must never depend on
+//! sockets, glommio, the store or the command table, so that it stays fast to
+//! test and easy to fuzz.
+
+mod args;
+mod encoder;
+mod parser;
+
+pub use args::Args;
+pub use encoder::{Protocol, ReplyEncoder};
+pub use parser::{ParseStatus, ProtocolError, RequestParser};
+
+/// Redis's default `proto-max-bulk-len`: the largest bulk argument accepted (512 MB).
+pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+/// The largest multibulk request (number of arguments) accepted.
+pub const MAX_MULTIBULK_LEN: usize = 1024 * 1024;
+/// The longest inline request, or `*`/`$` header line, accepted without a newline.
+pub const MAX_INLINE_LEN: usize = 64 * 1024;

@@ -1,0 +1,2 @@
+//! Memory accounting: a counting global allocator.
+// IMPLEMENTATION PENDING (helper)

@@ -1,0 +1,2 @@
+//! `TimerWheel`: a hierarchical timer wheel of (deadline, key hash) entries.
+// IMPLEMENTATION PENDING (helper)
