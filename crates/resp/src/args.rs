@@ -45,6 +45,23 @@ impl Args {
         self.data.reserve(bytes);
     }
 
+    /// Reserves room for `count` more arguments.
+    pub(crate) fn reserve_args(&mut self, count: usize) {
+        self.ends.reserve(count);
+    }
+
+    /// Bytes of argument data the allocation can hold without growing.
+    #[cfg(test)]
+    pub(crate) fn data_capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// Arguments the allocation can hold without growing.
+    #[cfg(test)]
+    pub(crate) fn args_capacity(&self) -> usize {
+        self.ends.capacity()
+    }
+
     /// Number of arguments.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -83,5 +100,52 @@ impl std::fmt::Debug for Args {
         f.debug_list()
             .entries(self.iter().map(|a| String::from_utf8_lossy(a).into_owned()))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_and_get() {
+        let mut args = Args::new();
+        assert!(args.is_empty());
+        args.push(b"SET");
+        args.push(b"");
+        args.push(b"v\r\n\0");
+        assert_eq!(args.len(), 3);
+        assert!(!args.is_empty());
+        assert_eq!(args.get(0), b"SET");
+        assert_eq!(args.get(1), b"");
+        assert_eq!(args.get(2), b"v\r\n\0");
+        assert_eq!(args.data_len(), 7);
+        assert_eq!(args.iter().len(), 3);
+        assert_eq!(
+            args.iter().collect::<Vec<_>>(),
+            vec![&b"SET"[..], b"", b"v\r\n\0"]
+        );
+    }
+
+    #[test]
+    fn argument_built_in_pieces() {
+        let mut args = Args::from_slices(&["APPEND"]);
+        args.reserve(10);
+        args.extend_current(b"ab");
+        args.extend_current(b"");
+        args.extend_current(b"c");
+        args.finish_arg();
+        args.finish_arg();
+        assert_eq!(args, Args::from_slices(&["APPEND", "abc", ""]));
+    }
+
+    #[test]
+    fn clear_and_debug() {
+        let mut args = Args::from_slices(&[&b"GET"[..], b"k\xff"]);
+        assert_eq!(format!("{args:?}"), "[\"GET\", \"k\u{fffd}\"]");
+        args.clear();
+        assert!(args.is_empty());
+        assert_eq!(args.data_len(), 0);
+        assert_eq!(args, Args::new());
     }
 }
