@@ -1,1 +1,53 @@
-fn main() {}
+//! The `mayfly` binary: command line, logging, then the server.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: store::memory::CountingAllocator = store::memory::CountingAllocator;
+
+/// Mayfly: a Redis-compatible, thread-per-core, shared-nothing in-memory data store.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Number of shards, one pinned executor thread each [default: the CPUs this process may run on].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// Number of databases (SELECT 0..N-1).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    databases: u32,
+    /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
+    #[arg(long, default_value = "info")]
+    loglevel: log::LevelFilter,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::new()
+        .filter_level(cli.loglevel)
+        .parse_env("RUST_LOG")
+        .format_timestamp_millis()
+        .init();
+    let config = server::Config {
+        bind: cli.bind,
+        port: cli.port,
+        threads: cli
+            .threads
+            .map(usize::from)
+            .unwrap_or_else(server::cpu::available),
+        databases: cli.databases as usize,
+    };
+    match server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,65 @@
-//! commands
+//! Mayfly's commands: the declarative command table and one module per command
+//! family (strings, keyspace, expire, connection, introspection), each parsing
+//! its arguments with Redis 7's exact errors and executing on one shard's data.
+//!
+//! This crate decides *what* a command does; the `server` crate decides
+//! *where* it runs (which shard, over which channel). It depends on `resp` for
+//! arguments and reply encoding and on `store` for the data, and must never
+//! depend on sockets, glommio or the server.
+
+mod connection;
+mod error;
+mod expire;
+mod generated_docs;
+mod info;
+mod introspection;
+mod keyspace;
+mod number;
+mod strings;
+mod table;
+
+pub use connection::{Client, ServerFacts};
+pub use error::CommandError;
+pub use info::{render_info, ProcessStats, ShardStats};
+pub use table::{lookup, unknown_command_error, Combine, CommandSpec, Dispatch, TABLE};
+
+use store::{Databases, UnixMillis};
+
+/// The Redis version Mayfly is compatible with, reported by HELLO and INFO.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// What a command running on a shard may touch: that shard's databases, the
+/// database the client selected, the time of the batch, and the shard's stats.
+pub struct ShardCtx<'a> {
+    /// The shard's databases.
+    pub dbs: &'a mut Databases,
+    /// The client's selected database.
+    pub db: usize,
+    /// The wall-clock time of the batch being executed (read once per batch).
+    pub now: UnixMillis,
+    /// The shard's counters.
+    pub stats: &'a mut ShardStats,
+}
+
+impl ShardCtx<'_> {
+    /// The selected database.
+    pub fn keyspace(&mut self) -> &mut store::Keyspace {
+        self.dbs.db(self.db)
+    }
+}
+
+#[cfg(test)]
+mod testkit;
+
+impl ShardCtx<'_> {
+    /// Looks `key` up for reading, counting a keyspace hit or miss.
+    pub fn read(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
+        let found = self.dbs.db(self.db).get(key, self.now);
+        if found.is_some() {
+            self.stats.keyspace_hits += 1;
+        } else {
+            self.stats.keyspace_misses += 1;
+        }
+        found
+    }
+}

@@ -1,1 +1,138 @@
-//! server
+//! Mayfly's runtime: one glommio executor per shard, each pinned to its CPU,
+//! owning one shard's data, accepting connections on its own `SO_REUSEPORT`
+//! listener, and talking to the other shards over one channel mesh.
+//!
+//! This crate decides *where* commands run and moves their work and replies
+//! between threads; *what* they do lives in `commands`. It owns executors,
+//! listeners, connections, routing, the mesh, background ticks, INFO's
+//! process figures and shutdown. Nothing outside `src/main.rs` depends on it.
+
+mod connection;
+pub mod cpu;
+mod mesh;
+mod reactor;
+mod shard;
+mod shutdown;
+
+use std::net::SocketAddr;
+use std::os::fd::IntoRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: std::net::IpAddr,
+    /// TCP port.
+    pub port: u16,
+    /// Number of shards (executor threads).
+    pub threads: usize,
+    /// Number of databases per shard.
+    pub databases: usize,
+}
+
+/// Why the server could not run.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The listening socket could not be set up.
+    Listen(SocketAddr, std::io::Error),
+    /// An executor could not be started.
+    Executor(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Listen(addr, e) => write!(f, "could not listen on {addr}: {e}"),
+            ServerError::Executor(e) => write!(f, "could not start a shard executor: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Facts every shard shares, fixed at start-up.
+pub(crate) struct Process {
+    pub config: Config,
+    pub started: Instant,
+    pub run_id: String,
+    pub executable: String,
+    pub next_client_id: std::sync::atomic::AtomicU64,
+    pub peak_memory: std::sync::atomic::AtomicUsize,
+    pub shutdown: shutdown::Shutdown,
+}
+
+/// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
+pub fn run(config: Config) -> Result<(), ServerError> {
+    let addr = SocketAddr::new(config.bind, config.port);
+    let mut listeners = Vec::with_capacity(config.threads);
+    for _ in 0..config.threads {
+        let socket = listen(addr).map_err(|e| ServerError::Listen(addr, e))?;
+        listeners.push(socket.into_raw_fd());
+    }
+    shutdown::block_signals();
+    let process = Arc::new(Process {
+        config: config.clone(),
+        started: Instant::now(),
+        run_id: run_id(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        next_client_id: std::sync::atomic::AtomicU64::new(1),
+        peak_memory: std::sync::atomic::AtomicUsize::new(0),
+        shutdown: shutdown::Shutdown::default(),
+    });
+    let cpus = cpu::allowed_cpus();
+    let mesh =
+        glommio::channels::channel_mesh::MeshBuilder::full(config.threads, mesh::CHANNEL_CAPACITY);
+    let mut handles = Vec::with_capacity(config.threads);
+    for (id, fd) in listeners.into_iter().enumerate() {
+        let cpu = cpus[id % cpus.len()];
+        let process = process.clone();
+        let mesh = mesh.clone();
+        let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
+            .name(&format!("shard-{id}"))
+            .io_memory(64 * 1024)
+            .preempt_timer(Duration::from_millis(5))
+            .spawn(move || reactor::run_shard(id, fd, mesh, process))
+            .map_err(|e| ServerError::Executor(e.to_string()))?;
+        handles.push(handle);
+    }
+    log::info!(
+        "Mayfly {} ready to accept connections on {addr} with {} shards",
+        env!("CARGO_PKG_VERSION"),
+        config.threads
+    );
+    shutdown::wait_for_signal(&process.shutdown);
+    for h in handles {
+        if let Err(e) = h.join() {
+            log::error!("shard executor failed: {e}");
+        }
+    }
+    log::info!("Mayfly is now ready to exit, bye bye...");
+    Ok(())
+}
+
+/// A listening socket with Redis's options: SO_REUSEADDR, SO_REUSEPORT (one
+/// per shard, the kernel spreads connections), backlog 511.
+fn listen(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(511)?;
+    Ok(socket)
+}
+
+/// 40 random hex characters, as Redis's run_id.
+fn run_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 20];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

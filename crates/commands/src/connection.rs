@@ -1,0 +1,271 @@
+//! Connection commands: PING, ECHO, HELLO, QUIT, SELECT. They run on the
+//! connection's own thread and read or change its state.
+
+use crate::error::reply_error;
+use crate::number::{integer_arg, parse_i64};
+use crate::{CommandError, REDIS_VERSION};
+use resp::{Args, Protocol, ReplyEncoder};
+
+/// The state of one client connection that commands may read or change.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Unique id (CLIENT ID, HELLO's `id`).
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol replies are written in.
+    pub protocol: Protocol,
+    /// CLIENT SETNAME / HELLO SETNAME.
+    pub name: Option<Vec<u8>>,
+    /// Set by QUIT: close once the replies so far are written.
+    pub close_after_reply: bool,
+}
+
+impl Client {
+    /// A new RESP2 client on database 0.
+    pub fn new(id: u64) -> Self {
+        Self {
+            id,
+            db: 0,
+            protocol: Protocol::Resp2,
+            name: None,
+            close_after_reply: false,
+        }
+    }
+}
+
+/// Server-wide facts that connection commands need.
+#[derive(Debug, Clone)]
+pub struct ServerFacts {
+    /// Number of databases (`--databases`).
+    pub databases: usize,
+    /// Number of shards.
+    pub shards: usize,
+}
+
+/// PING [message]
+pub(crate) fn ping(args: &Args, _: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
+    match args.len() {
+        1 => enc.simple("PONG"),
+        2 => enc.bulk(args.get(1)),
+        _ => reply_error(enc, &CommandError::WrongArity("ping".into())),
+    }
+}
+
+/// ECHO message
+pub(crate) fn echo(args: &Args, _: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
+    enc.bulk(args.get(1));
+}
+
+/// QUIT: replies OK and closes the connection.
+pub(crate) fn quit(_: &Args, client: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
+    client.close_after_reply = true;
+    enc.ok();
+}
+
+/// SELECT index
+pub(crate) fn select(
+    args: &Args,
+    client: &mut Client,
+    facts: &ServerFacts,
+    enc: &mut ReplyEncoder,
+) {
+    match parse_db_index(args.get(1), facts.databases) {
+        Ok(db) => {
+            client.db = db;
+            enc.ok();
+        }
+        Err(e) => reply_error(enc, &e),
+    }
+}
+
+/// Parses a database index as Redis's `getIntFromObjectOrReply` + `selectDb`.
+pub(crate) fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, CommandError> {
+    let n = integer_arg(arg)?;
+    if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
+        return Err(CommandError::Other(
+            "ERR value is out of range, value must between -2147483648 and 2147483647".into(),
+        ));
+    }
+    usize::try_from(n)
+        .ok()
+        .filter(|&db| db < databases)
+        .ok_or(CommandError::DbIndexOutOfRange)
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub(crate) fn hello(args: &Args, client: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
+    match parse_hello(args) {
+        Ok(hello) => {
+            if let Some(name) = hello.name {
+                client.name = if name.is_empty() {
+                    None
+                } else {
+                    Some(name.to_vec())
+                };
+            }
+            if let Some(proto) = hello.protocol {
+                client.protocol = proto;
+            }
+            let mut enc = ReplyEncoder::new(enc.buffer(), client.protocol);
+            enc.map_len(7);
+            enc.bulk(b"server");
+            enc.bulk(b"redis");
+            enc.bulk(b"version");
+            enc.bulk(REDIS_VERSION.as_bytes());
+            enc.bulk(b"proto");
+            enc.integer(if client.protocol == Protocol::Resp3 {
+                3
+            } else {
+                2
+            });
+            enc.bulk(b"id");
+            enc.integer(client.id as i64);
+            enc.bulk(b"mode");
+            enc.bulk(b"standalone");
+            enc.bulk(b"role");
+            enc.bulk(b"master");
+            enc.bulk(b"modules");
+            enc.array_len(0);
+        }
+        Err(e) => reply_error(enc, &e),
+    }
+}
+
+struct Hello<'a> {
+    protocol: Option<Protocol>,
+    name: Option<&'a [u8]>,
+}
+
+fn parse_hello(args: &Args) -> Result<Hello<'_>, CommandError> {
+    let mut hello = Hello {
+        protocol: None,
+        name: None,
+    };
+    if args.len() >= 2 {
+        let version = parse_i64(args.get(1)).ok_or(CommandError::ProtocolVersionNotInteger)?;
+        hello.protocol = Some(match version {
+            2 => Protocol::Resp2,
+            3 => Protocol::Resp3,
+            _ => return Err(CommandError::NoProto),
+        });
+    }
+    let mut authenticated_as = None;
+    let mut j = 2;
+    while j < args.len() {
+        let opt = args.get(j);
+        let more = args.len() - 1 - j;
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            authenticated_as = Some(args.get(j + 1));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            hello.name = Some(args.get(j + 1));
+            j += 2;
+        } else {
+            return Err(CommandError::HelloOption(
+                String::from_utf8_lossy(opt).into_owned(),
+            ));
+        }
+    }
+    // Without requirepass the only user is `default`, which takes any password.
+    if authenticated_as.is_some_and(|user| user != b"default") {
+        return Err(CommandError::WrongPass);
+    }
+    if let Some(name) = hello.name {
+        validate_client_name(name)?;
+    }
+    Ok(hello)
+}
+
+/// Client names may hold only printable characters other than space.
+pub(crate) fn validate_client_name(name: &[u8]) -> Result<(), CommandError> {
+    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        Ok(())
+    } else {
+        Err(CommandError::BadClientName)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::run_connection;
+
+    #[test]
+    fn ping_and_echo() {
+        assert_eq!(run_connection(&["PING"]).0, b"+PONG\r\n");
+        assert_eq!(run_connection(&["ping", "hi"]).0, b"$2\r\nhi\r\n");
+        assert_eq!(
+            run_connection(&["PING", "a", "b"]).0,
+            b"-ERR wrong number of arguments for 'ping' command\r\n"
+        );
+        assert_eq!(run_connection(&["ECHO", "x y"]).0, b"$3\r\nx y\r\n");
+    }
+
+    #[test]
+    fn select_checks_range() {
+        let (out, client) = run_connection(&["SELECT", "3"]);
+        assert_eq!(out, b"+OK\r\n");
+        assert_eq!(client.db, 3);
+        assert_eq!(
+            run_connection(&["SELECT", "16"]).0,
+            b"-ERR DB index is out of range\r\n"
+        );
+        assert_eq!(
+            run_connection(&["SELECT", "-1"]).0,
+            b"-ERR DB index is out of range\r\n"
+        );
+        assert_eq!(
+            run_connection(&["SELECT", "x"]).0,
+            b"-ERR value is not an integer or out of range\r\n"
+        );
+        assert_eq!(
+            run_connection(&["SELECT", "2147483648"]).0,
+            b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
+        );
+    }
+
+    #[test]
+    fn hello_switches_protocol_and_replies_a_map() {
+        let (out, client) = run_connection(&["HELLO", "3"]);
+        assert_eq!(client.protocol, resp::Protocol::Resp3);
+        let expected = "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+        let (out, _) = run_connection(&["HELLO"]);
+        assert!(out.starts_with(b"*14\r\n$6\r\nserver\r\n"));
+    }
+
+    #[test]
+    fn hello_errors() {
+        assert_eq!(
+            run_connection(&["HELLO", "4"]).0,
+            b"-NOPROTO unsupported protocol version\r\n"
+        );
+        assert_eq!(
+            run_connection(&["HELLO", "abc"]).0,
+            b"-ERR Protocol version is not an integer or out of range\r\n"
+        );
+        assert_eq!(
+            run_connection(&["HELLO", "2", "foo"]).0,
+            b"-ERR Syntax error in HELLO option 'foo'\r\n"
+        );
+        assert_eq!(
+            run_connection(&["HELLO", "3", "AUTH", "foo", "bar"]).0,
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(
+            run_connection(&["HELLO", "3", "SETNAME", "a b"]).0,
+            b"-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        let (out, client) =
+            run_connection(&["HELLO", "2", "AUTH", "default", "x", "SETNAME", "me"]);
+        assert!(out.starts_with(b"*14\r\n"));
+        assert_eq!(client.name.as_deref(), Some(&b"me"[..]));
+    }
+
+    #[test]
+    fn quit_closes_after_ok() {
+        let (out, client) = run_connection(&["QUIT"]);
+        assert_eq!(out, b"+OK\r\n");
+        assert!(client.close_after_reply);
+    }
+}

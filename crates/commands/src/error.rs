@@ -1,0 +1,88 @@
+//! `CommandError`: every error a command can reply, mapped once to Redis's text.
+
+use std::fmt;
+
+/// An error reply. `Display` gives the exact Redis text without the leading `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// `ERR syntax error`
+    Syntax,
+    /// `ERR value is not an integer or out of range`
+    NotAnInteger,
+    /// `ERR invalid expire time in '<cmd>' command`
+    InvalidExpireTime(&'static str),
+    /// `ERR wrong number of arguments for '<cmd>' command`
+    WrongArity(String),
+    /// `ERR DB index is out of range`
+    DbIndexOutOfRange,
+    /// `WRONGTYPE Operation against a key holding the wrong kind of value`
+    WrongType,
+    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+    UnknownSubcommand { sub: String, command: &'static str },
+    /// `NOPROTO unsupported protocol version`
+    NoProto,
+    /// `ERR Protocol version is not an integer or out of range`
+    ProtocolVersionNotInteger,
+    /// `ERR Syntax error in HELLO option '<opt>'`
+    HelloOption(String),
+    /// `WRONGPASS invalid username-password pair or user is disabled.`
+    WrongPass,
+    /// `ERR Unsupported option <opt>`
+    UnsupportedOption(String),
+    /// `ERR NX and XX, GT or LT options at the same time are not compatible`
+    NxWithXxGtLt,
+    /// `ERR GT and LT options at the same time are not compatible`
+    GtWithLt,
+    /// `ERR Client names cannot contain spaces, newlines or special characters.`
+    BadClientName,
+    /// Any other error text, already complete (code included).
+    Other(String),
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Syntax => f.write_str("ERR syntax error"),
+            CommandError::NotAnInteger => {
+                f.write_str("ERR value is not an integer or out of range")
+            }
+            CommandError::InvalidExpireTime(cmd) => {
+                write!(f, "ERR invalid expire time in '{cmd}' command")
+            }
+            CommandError::WrongArity(cmd) => {
+                write!(f, "ERR wrong number of arguments for '{cmd}' command")
+            }
+            CommandError::DbIndexOutOfRange => f.write_str("ERR DB index is out of range"),
+            CommandError::WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
+            CommandError::UnknownSubcommand { sub, command } => {
+                write!(f, "ERR unknown subcommand '{sub}'. Try {command} HELP.")
+            }
+            CommandError::NoProto => f.write_str("NOPROTO unsupported protocol version"),
+            CommandError::ProtocolVersionNotInteger => {
+                f.write_str("ERR Protocol version is not an integer or out of range")
+            }
+            CommandError::HelloOption(opt) => write!(f, "ERR Syntax error in HELLO option '{opt}'"),
+            CommandError::WrongPass => {
+                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
+            }
+            CommandError::UnsupportedOption(opt) => write!(f, "ERR Unsupported option {opt}"),
+            CommandError::NxWithXxGtLt => {
+                f.write_str("ERR NX and XX, GT or LT options at the same time are not compatible")
+            }
+            CommandError::GtWithLt => {
+                f.write_str("ERR GT and LT options at the same time are not compatible")
+            }
+            CommandError::BadClientName => f.write_str(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ),
+            CommandError::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Writes `err` as an error reply.
+pub(crate) fn reply_error(enc: &mut resp::ReplyEncoder, err: &CommandError) {
+    enc.error(&err.to_string());
+}

@@ -1,0 +1,291 @@
+//! INFO: per-shard statistics, gathered from every shard, rendered in Redis's
+//! `# Section` / `field:value` format.
+
+use crate::REDIS_VERSION;
+use resp::Args;
+use std::fmt::Write;
+
+/// Counters one shard (one executor thread) keeps, plus a snapshot of its
+/// keyspace taken when INFO asks.
+#[derive(Debug, Clone, Default)]
+pub struct ShardStats {
+    /// Per database: (keys stored, keys with a TTL), as Redis counts them:
+    /// expired keys the timer wheel has not reclaimed yet are included.
+    /// Filled in by [`ShardStats::snapshot`].
+    pub databases: Vec<(usize, usize)>,
+    /// Keys deleted by expiry, lazily or by the timer wheel.
+    pub expired_keys: u64,
+    /// Reads that found their key.
+    pub keyspace_hits: u64,
+    /// Reads that did not.
+    pub keyspace_misses: u64,
+    /// Commands this thread's connections ran.
+    pub commands_processed: u64,
+    /// Connections this thread accepted.
+    pub connections_received: u64,
+    /// Connections open on this thread now.
+    pub connected_clients: u64,
+}
+
+impl ShardStats {
+    /// A copy of the counters with the keyspace figures of `dbs`. Reading
+    /// them reclaims nothing, so INFO shows what active expiry has done.
+    pub fn snapshot(&self, dbs: &store::Databases) -> ShardStats {
+        let mut out = self.clone();
+        out.databases = dbs.iter().map(|db| (db.len(), db.expires_len())).collect();
+        out.expired_keys = dbs.iter().map(|db| db.expired_total()).sum();
+        out
+    }
+}
+
+/// Process-wide facts for INFO.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessStats {
+    /// Mayfly's own version.
+    pub mayfly_version: &'static str,
+    /// TCP port.
+    pub port: u16,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// Random id of this run (40 hex chars).
+    pub run_id: String,
+    /// Path of the executable.
+    pub executable: String,
+    /// Bytes allocated by the process.
+    pub used_memory: usize,
+    /// Highest `used_memory` seen.
+    pub used_memory_peak: usize,
+    /// Resident set size.
+    pub used_memory_rss: usize,
+}
+
+const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "stats", "keyspace", "shards"];
+
+/// Renders INFO for the sections asked in `args[1..]` (none: the default set;
+/// `all`, `everything` and `default` as Redis).
+pub fn render_info(args: &Args, shards: &[ShardStats], process: &ProcessStats) -> String {
+    let mut wanted: Vec<&str> = Vec::new();
+    if args.len() == 1 {
+        wanted.extend_from_slice(DEFAULT_SECTIONS);
+    }
+    for arg in args.iter().skip(1) {
+        let arg = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match arg.as_str() {
+            "all" | "everything" | "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            other => {
+                if let Some(s) = DEFAULT_SECTIONS.iter().find(|s| **s == other) {
+                    wanted.push(s);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS.iter().filter(|s| wanted.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        render_section(&mut out, section, shards, process);
+    }
+    out
+}
+
+fn render_section(out: &mut String, section: &str, shards: &[ShardStats], p: &ProcessStats) {
+    let sum = |f: fn(&ShardStats) -> u64| shards.iter().map(f).sum::<u64>();
+    // `write!` into a String cannot fail.
+    let mut line = |args: std::fmt::Arguments| {
+        let _ = out.write_fmt(args);
+        out.push_str("\r\n");
+    };
+    match section {
+        "server" => {
+            line(format_args!("# Server"));
+            line(format_args!("redis_version:{REDIS_VERSION}"));
+            line(format_args!("redis_mode:standalone"));
+            line(format_args!(
+                "os:{} {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ));
+            line(format_args!("arch_bits:{}", usize::BITS));
+            line(format_args!("multiplexing_api:io_uring"));
+            line(format_args!("process_id:{}", std::process::id()));
+            line(format_args!("run_id:{}", p.run_id));
+            line(format_args!("tcp_port:{}", p.port));
+            let usec = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0);
+            line(format_args!("server_time_usec:{usec}"));
+            line(format_args!("uptime_in_seconds:{}", p.uptime_seconds));
+            line(format_args!("uptime_in_days:{}", p.uptime_seconds / 86400));
+            line(format_args!("executable:{}", p.executable));
+            line(format_args!("mayfly_version:{}", p.mayfly_version));
+            line(format_args!("shards:{}", shards.len()));
+        }
+        "clients" => {
+            line(format_args!("# Clients"));
+            line(format_args!(
+                "connected_clients:{}",
+                sum(|s| s.connected_clients)
+            ));
+            line(format_args!("blocked_clients:0"));
+        }
+        "memory" => {
+            line(format_args!("# Memory"));
+            line(format_args!("used_memory:{}", p.used_memory));
+            line(format_args!(
+                "used_memory_human:{}",
+                human_bytes(p.used_memory)
+            ));
+            line(format_args!("used_memory_rss:{}", p.used_memory_rss));
+            line(format_args!(
+                "used_memory_rss_human:{}",
+                human_bytes(p.used_memory_rss)
+            ));
+            line(format_args!("used_memory_peak:{}", p.used_memory_peak));
+            line(format_args!(
+                "used_memory_peak_human:{}",
+                human_bytes(p.used_memory_peak)
+            ));
+            line(format_args!("maxmemory:0"));
+            line(format_args!("maxmemory_human:0B"));
+            line(format_args!("mem_allocator:libc"));
+        }
+        "stats" => {
+            line(format_args!("# Stats"));
+            line(format_args!(
+                "total_connections_received:{}",
+                sum(|s| s.connections_received)
+            ));
+            line(format_args!(
+                "total_commands_processed:{}",
+                sum(|s| s.commands_processed)
+            ));
+            line(format_args!("expired_keys:{}", sum(|s| s.expired_keys)));
+            line(format_args!("evicted_keys:0"));
+            line(format_args!("keyspace_hits:{}", sum(|s| s.keyspace_hits)));
+            line(format_args!(
+                "keyspace_misses:{}",
+                sum(|s| s.keyspace_misses)
+            ));
+        }
+        "keyspace" => {
+            line(format_args!("# Keyspace"));
+            let dbs = shards.iter().map(|s| s.databases.len()).max().unwrap_or(0);
+            for db in 0..dbs {
+                let (keys, expires) = shards
+                    .iter()
+                    .filter_map(|s| s.databases.get(db))
+                    .fold((0, 0), |(k, e), &(k2, e2)| (k + k2, e + e2));
+                if keys > 0 {
+                    line(format_args!(
+                        "db{db}:keys={keys},expires={expires},avg_ttl=0"
+                    ));
+                }
+            }
+        }
+        _ => {
+            line(format_args!("# Shards"));
+            line(format_args!("shards:{}", shards.len()));
+            for (i, s) in shards.iter().enumerate() {
+                let keys: usize = s.databases.iter().map(|d| d.0).sum();
+                let expires: usize = s.databases.iter().map(|d| d.1).sum();
+                line(format_args!("shard{i}:keys={keys},expires={expires}"));
+            }
+        }
+    }
+}
+
+/// Redis's `bytesToHuman`: `123B`, `1.50K`, `2.00M` ...
+fn human_bytes(n: usize) -> String {
+    let n = n as f64;
+    const UNITS: [(&str, f64); 5] = [
+        ("P", 1024f64 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("T", 1024f64 * 1024.0 * 1024.0 * 1024.0),
+        ("G", 1024f64 * 1024.0 * 1024.0),
+        ("M", 1024f64 * 1024.0),
+        ("K", 1024f64),
+    ];
+    for (unit, size) in UNITS {
+        if n >= size {
+            return format!("{:.2}{unit}", n / size);
+        }
+    }
+    format!("{n}B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(dbs: Vec<(usize, usize)>) -> ShardStats {
+        ShardStats {
+            databases: dbs,
+            connected_clients: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sections_are_separated_by_blank_lines() {
+        let shards = [stats(vec![(2, 1), (0, 0)]), stats(vec![(3, 0), (1, 1)])];
+        let text = render_info(
+            &Args::from_slices(&["INFO", "clients", "keyspace"]),
+            &shards,
+            &ProcessStats::default(),
+        );
+        assert_eq!(
+            text,
+            "# Clients\r\nconnected_clients:2\r\nblocked_clients:0\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=0\r\ndb1:keys=1,expires=1,avg_ttl=0\r\n"
+        );
+    }
+
+    #[test]
+    fn shards_section_lists_each_shard() {
+        let shards = [stats(vec![(2, 1)]), stats(vec![(3, 0)])];
+        let text = render_info(
+            &Args::from_slices(&["INFO", "SHARDS"]),
+            &shards,
+            &ProcessStats::default(),
+        );
+        assert_eq!(
+            text,
+            "# Shards\r\nshards:2\r\nshard0:keys=2,expires=1\r\nshard1:keys=3,expires=0\r\n"
+        );
+    }
+
+    #[test]
+    fn unknown_section_is_empty_and_default_has_all() {
+        let shards = [stats(vec![])];
+        assert_eq!(
+            render_info(
+                &Args::from_slices(&["INFO", "foo"]),
+                &shards,
+                &ProcessStats::default()
+            ),
+            ""
+        );
+        let all = render_info(
+            &Args::from_slices(&["INFO"]),
+            &shards,
+            &ProcessStats::default(),
+        );
+        for s in [
+            "# Server",
+            "# Clients",
+            "# Memory",
+            "# Stats",
+            "# Keyspace",
+            "# Shards",
+        ] {
+            assert!(all.contains(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn human_bytes_as_redis() {
+        assert_eq!(human_bytes(1000), "1000B");
+        assert_eq!(human_bytes(1536), "1.50K");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.00M");
+    }
+}

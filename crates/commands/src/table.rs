@@ -1,0 +1,242 @@
+//! The command table: one declarative entry per command (name, arity, how it
+//! is dispatched). Routing, arity checks, COMMAND and COMMAND DOCS all read
+//! this one table; COMMAND's replies come from Redis's own metadata, captured
+//! in `generated_docs.rs` in the same order.
+
+use crate::{connection, expire, introspection, keyspace, strings};
+use crate::{Client, CommandError, ServerFacts, ShardCtx};
+use resp::{Args, ReplyEncoder};
+
+/// Runs on the connection's thread with the connection's state.
+pub type ConnectionFn = fn(&Args, &mut Client, &ServerFacts, &mut ReplyEncoder);
+/// Runs on the shard that owns `args[1]` and writes the reply.
+pub type KeyFn = fn(&Args, &mut ShardCtx, &mut ReplyEncoder);
+/// Runs on each shard with the subset of keys (`args[1..]`) it owns; the
+/// partial counts are summed into one integer reply.
+pub type CountFn = fn(&Args, &mut ShardCtx) -> i64;
+/// Checks a broadcast command's arguments before it is sent anywhere.
+pub type ValidateFn = fn(&Args) -> Result<(), CommandError>;
+/// Runs on every shard.
+pub type BroadcastFn = fn(&Args, &mut ShardCtx) -> i64;
+
+/// How the results of a broadcast command are combined into one reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Reply the sum of the shards' integers.
+    Sum,
+    /// Reply `+OK`.
+    Ok,
+}
+
+/// Where and how a command runs.
+#[derive(Clone, Copy)]
+pub enum Dispatch {
+    /// On the connection's thread; reads or changes connection state.
+    Connection(ConnectionFn),
+    /// On the shard that owns the key in `args[1]`.
+    Key(KeyFn),
+    /// Keys `args[1..]` split by owning shard; replies the sum of the counts.
+    KeysCount(CountFn),
+    /// On every shard, combined as `combine` says.
+    AllShards {
+        /// Argument check, done once before the broadcast.
+        validate: ValidateFn,
+        /// The per-shard operation.
+        op: BroadcastFn,
+        /// How replies combine.
+        combine: Combine,
+    },
+    /// INFO: gathers every shard's statistics, then renders them.
+    Info,
+}
+
+/// One command.
+pub struct CommandSpec {
+    /// Lower-case name, as Redis reports it.
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    /// How it runs.
+    pub dispatch: Dispatch,
+}
+
+impl CommandSpec {
+    /// Checks the argument count against the arity.
+    pub fn check_arity(&self, argc: usize) -> Result<(), CommandError> {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if (arity > 0 && argc != arity) || argc < -arity {
+            Err(CommandError::WrongArity(self.name.to_string()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Redis's own COMMAND INFO / COMMAND DOCS replies for one command.
+pub struct CapturedDocs {
+    /// The command name.
+    pub name: &'static str,
+    /// COMMAND INFO entry, RESP2.
+    pub info_resp2: &'static [u8],
+    /// COMMAND INFO entry, RESP3.
+    pub info_resp3: &'static [u8],
+    /// COMMAND DOCS value (without the name), RESP2.
+    pub docs_resp2: &'static [u8],
+    /// COMMAND DOCS value (without the name), RESP3.
+    pub docs_resp3: &'static [u8],
+}
+
+const fn spec(name: &'static str, arity: i32, dispatch: Dispatch) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        dispatch,
+    }
+}
+
+/// Every command Mayfly implements.
+pub static TABLE: &[CommandSpec] = &[
+    // connection
+    spec("ping", -1, Dispatch::Connection(connection::ping)),
+    spec("echo", 2, Dispatch::Connection(connection::echo)),
+    spec("hello", -1, Dispatch::Connection(connection::hello)),
+    spec("quit", -1, Dispatch::Connection(connection::quit)),
+    spec("select", 2, Dispatch::Connection(connection::select)),
+    // strings
+    spec("get", 2, Dispatch::Key(strings::get)),
+    spec("set", -3, Dispatch::Key(strings::set)),
+    spec("setex", 4, Dispatch::Key(strings::setex)),
+    spec("psetex", 4, Dispatch::Key(strings::psetex)),
+    spec("setnx", 3, Dispatch::Key(strings::setnx)),
+    // keyspace
+    spec("del", -2, Dispatch::KeysCount(keyspace::del)),
+    spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),
+    spec(
+        "dbsize",
+        1,
+        Dispatch::AllShards {
+            validate: keyspace::no_arguments,
+            op: keyspace::dbsize,
+            combine: Combine::Sum,
+        },
+    ),
+    spec(
+        "flushdb",
+        -1,
+        Dispatch::AllShards {
+            validate: keyspace::flush_mode,
+            op: keyspace::flushdb,
+            combine: Combine::Ok,
+        },
+    ),
+    spec(
+        "flushall",
+        -1,
+        Dispatch::AllShards {
+            validate: keyspace::flush_mode,
+            op: keyspace::flushall,
+            combine: Combine::Ok,
+        },
+    ),
+    // expire
+    spec("expire", -3, Dispatch::Key(expire::expire)),
+    spec("pexpire", -3, Dispatch::Key(expire::pexpire)),
+    spec("ttl", 2, Dispatch::Key(expire::ttl)),
+    spec("pttl", 2, Dispatch::Key(expire::pttl)),
+    spec("persist", 2, Dispatch::Key(expire::persist)),
+    // server
+    spec("command", -1, Dispatch::Connection(introspection::command)),
+    spec("info", -1, Dispatch::Info),
+];
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    TABLE
+        .iter()
+        .find(|c| c.name.len() == name.len() && c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Redis's reply to an unknown command:
+/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `.
+pub fn unknown_command_error(args: &Args) -> CommandError {
+    let name = String::from_utf8_lossy(truncate(args.get(0), 128));
+    let mut rest = String::new();
+    for arg in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push('\'');
+        rest.push_str(&String::from_utf8_lossy(truncate(arg, room)));
+        rest.push_str("' ");
+    }
+    CommandError::Other(format!(
+        "ERR unknown command '{name}', with args beginning with: {rest}"
+    ))
+}
+
+fn truncate(s: &[u8], max: usize) -> &[u8] {
+    &s[..s.len().min(max)]
+}
+
+/// Redis's captured docs for `spec`.
+pub(crate) fn captured_docs(spec: &CommandSpec) -> Option<&'static CapturedDocs> {
+    crate::generated_docs::CAPTURED
+        .iter()
+        .find(|d| d.name == spec.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"gets").is_none());
+    }
+
+    #[test]
+    fn every_command_has_captured_docs_with_its_arity() {
+        for spec in TABLE {
+            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
+            // The entry starts *10, then the name, then `:<arity>`.
+            let arity = format!(":{}\r\n", spec.arity);
+            let text = String::from_utf8_lossy(docs.info_resp2);
+            let after_name = text.splitn(4, "\r\n").nth(3).unwrap_or_default();
+            assert!(
+                after_name.starts_with(&arity[..arity.len() - 2]),
+                "{}: {}",
+                spec.name,
+                text
+            );
+        }
+        assert_eq!(crate::generated_docs::CAPTURED.len(), TABLE.len());
+    }
+
+    #[test]
+    fn arity_errors_name_the_command() {
+        let set = lookup(b"set").unwrap();
+        assert_eq!(set.check_arity(3), Ok(()));
+        assert_eq!(
+            set.check_arity(2).unwrap_err().to_string(),
+            "ERR wrong number of arguments for 'set' command"
+        );
+        assert!(lookup(b"get").unwrap().check_arity(3).is_err());
+    }
+
+    #[test]
+    fn unknown_command_lists_args() {
+        let args = Args::from_slices(&["FOO", "a", "b"]);
+        assert_eq!(
+            unknown_command_error(&args).to_string(),
+            "ERR unknown command 'FOO', with args beginning with: 'a' 'b' "
+        );
+        let args = Args::from_slices(&["foo"]);
+        assert_eq!(
+            unknown_command_error(&args).to_string(),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! Drives commands through the table's dispatch on one in-memory shard with a
+//! fake clock, as the server would (minus the network).
+
+use crate::{lookup, Client, Dispatch, ServerFacts, ShardCtx, ShardStats};
+use resp::{Args, Protocol, ReplyEncoder};
+use store::Databases;
+
+pub(crate) struct Harness {
+    dbs: Databases,
+    stats: ShardStats,
+    pub now: u64,
+    pub db: usize,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self {
+            dbs: Databases::new(16),
+            stats: ShardStats::default(),
+            now: 1_700_000_000_000,
+            db: 0,
+        }
+    }
+
+    /// Runs one command and returns its reply bytes.
+    pub fn run(&mut self, parts: &[&str]) -> Vec<u8> {
+        let args = Args::from_slices(parts);
+        let spec = lookup(args.get(0)).expect("known command");
+        let mut out = Vec::new();
+        let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
+        if let Err(e) = spec.check_arity(args.len()) {
+            enc.error(&e.to_string());
+            return out;
+        }
+        let mut ctx = ShardCtx {
+            dbs: &mut self.dbs,
+            db: self.db,
+            now: self.now,
+            stats: &mut self.stats,
+        };
+        match spec.dispatch {
+            Dispatch::Key(f) => f(&args, &mut ctx, &mut enc),
+            Dispatch::KeysCount(f) => enc.integer(f(&args, &mut ctx)),
+            Dispatch::AllShards {
+                validate,
+                op,
+                combine,
+            } => match validate(&args) {
+                Ok(()) => {
+                    let n = op(&args, &mut ctx);
+                    match combine {
+                        crate::Combine::Sum => enc.integer(n),
+                        crate::Combine::Ok => enc.ok(),
+                    }
+                }
+                Err(e) => enc.error(&e.to_string()),
+            },
+            Dispatch::Connection(_) | Dispatch::Info => panic!("not a shard command"),
+        }
+        out
+    }
+}
+
+/// Runs a connection command on a fresh client (id 7, 16 databases).
+pub(crate) fn run_connection(parts: &[&str]) -> (Vec<u8>, Client) {
+    let args = Args::from_slices(parts);
+    let spec = lookup(args.get(0)).expect("known command");
+    let mut client = Client::new(7);
+    let facts = ServerFacts {
+        databases: 16,
+        shards: 1,
+    };
+    let mut out = Vec::new();
+    let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
+    match spec.check_arity(args.len()) {
+        Err(e) => enc.error(&e.to_string()),
+        Ok(()) => match spec.dispatch {
+            Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
+            _ => panic!("not a connection command"),
+        },
+    }
+    (out, client)
+}

@@ -1,0 +1,182 @@
+//! One shard's executor: joins the mesh, serves peers, runs the expiry tick,
+//! accepts connections, and shuts down in step with the other shards.
+
+use crate::mesh::{Mesh, Msg};
+use crate::shard::ShardState;
+use crate::{connection, Process};
+use commands::ServerFacts;
+use glommio::channels::channel_mesh::{Full, MeshBuilder};
+use glommio::net::TcpListener;
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::os::fd::{FromRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// How often each shard reclaims expired keys and looks for shutdown.
+const TICK: Duration = Duration::from_millis(10);
+/// How long a shard waits for its connections' in-flight batches at shutdown.
+const DRAIN_LIMIT: Duration = Duration::from_millis(1000);
+
+/// Everything one shard thread shares between its tasks.
+pub(crate) struct Reactor {
+    pub id: usize,
+    pub shards: usize,
+    pub state: RefCell<ShardState>,
+    pub mesh: Option<Mesh>,
+    pub process: Arc<Process>,
+    pub facts: ServerFacts,
+    /// Batches being executed by this thread's connections.
+    pub active_batches: Cell<usize>,
+    stop: StopSignal,
+}
+
+/// Fires once, waking everyone waiting on it (the accept loop).
+#[derive(Default)]
+struct StopSignal {
+    fired: Cell<bool>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl StopSignal {
+    fn fire(&self) {
+        self.fired.set(true);
+        self.wakers.borrow_mut().drain(..).for_each(Waker::wake);
+    }
+
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            if self.fired.get() {
+                Poll::Ready(())
+            } else {
+                self.wakers.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// The body of shard `id`'s executor. `listener_fd` is its bound, listening socket.
+pub(crate) async fn run_shard(
+    id: usize,
+    listener_fd: RawFd,
+    mesh: MeshBuilder<Msg, Full>,
+    process: Arc<Process>,
+) {
+    let shards = process.config.threads;
+    // SAFETY: the fd is a listening TCP socket that this shard alone owns from now on.
+    let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
+    let (mesh, receivers) = if shards > 1 {
+        match mesh.join().await {
+            Ok((senders, receivers)) => (Some(Mesh::new(id, senders)), Some(receivers)),
+            Err(e) => {
+                log::error!("shard {id} could not join the mesh: {e}");
+                process.shutdown.mark_exited();
+                return;
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let reactor = Rc::new(Reactor {
+        id,
+        shards,
+        state: RefCell::new(ShardState::new(process.config.databases)),
+        mesh,
+        facts: ServerFacts {
+            databases: process.config.databases,
+            shards,
+        },
+        process,
+        active_batches: Cell::new(0),
+        stop: StopSignal::default(),
+    });
+    if let Some(mut receivers) = receivers {
+        for (_, rx) in receivers.streams() {
+            let reactor = reactor.clone();
+            glommio::spawn_local(async move {
+                while let Some(msg) = rx.recv().await {
+                    serve_peer_message(&reactor, msg);
+                }
+            })
+            .detach();
+        }
+    }
+    // The first timer pays for membarrier registration: do it now, not on a client's time.
+    glommio::timer::sleep(Duration::from_millis(1)).await;
+    glommio::spawn_local(tick(reactor.clone())).detach();
+
+    accept_loop(&reactor, listener).await;
+    shut_down(&reactor).await;
+}
+
+fn serve_peer_message(reactor: &Reactor, msg: Msg) {
+    let Some(mesh) = reactor.mesh.as_ref() else {
+        return;
+    };
+    match msg {
+        Msg::Request { from, ticket, jobs } => {
+            let reply = reactor.state.borrow_mut().run(&jobs);
+            mesh.respond(from, ticket, reply);
+        }
+        Msg::Response { ticket, reply } => mesh.deliver(ticket, reply),
+    }
+}
+
+async fn tick(reactor: Rc<Reactor>) {
+    loop {
+        glommio::timer::sleep(TICK).await;
+        reactor.state.borrow_mut().expire_tick();
+        if reactor.id == 0 {
+            let used = store::memory::allocated_bytes();
+            reactor
+                .process
+                .peak_memory
+                .fetch_max(used, std::sync::atomic::Ordering::Relaxed);
+        }
+        if reactor.process.shutdown.requested() && !reactor.stop.fired.get() {
+            reactor.stop.fire();
+        }
+    }
+}
+
+async fn accept_loop(reactor: &Rc<Reactor>, listener: TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            reactor.stop.wait().await;
+            None
+        })
+        .await;
+        match accepted {
+            Some(Ok(stream)) => {
+                glommio::spawn_local(connection::serve(reactor.clone(), stream)).detach();
+            }
+            Some(Err(e)) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log::warn!("shard {}: accept failed: {e}", reactor.id);
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+            None => break,
+        }
+    }
+    // Closing the listener now, while the executor still runs, lets io_uring
+    // retire the cancelled accept so the port is free when the process exits.
+    drop(listener);
+}
+
+async fn shut_down(reactor: &Rc<Reactor>) {
+    let shutdown = &reactor.process.shutdown;
+    let start = Instant::now();
+    while reactor.active_batches.get() > 0 && start.elapsed() < DRAIN_LIMIT {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    shutdown.mark_drained();
+    // Keep serving peers until every shard has drained, so none waits forever on us.
+    while shutdown.drained() < reactor.shards && start.elapsed() < DRAIN_LIMIT * 3 / 2 {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    shutdown.mark_exited();
+}
