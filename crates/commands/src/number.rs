@@ -1,36 +1,11 @@
-//! Redis's strict integer parsing (`string2ll`): no spaces, no `+`, no leading
-//! zeros, no `-0`, within i64.
+//! Integer arguments, parsed as strictly as Redis's `string2ll` (no spaces, no
+//! `+`, no leading zeros, no `-0`, within i64) by the same function the
+//! protocol parser uses for lengths.
 
 use crate::CommandError;
 
 /// Parses `s` exactly as Redis's `string2ll` does.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s {
-        [b'0'] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if negative {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+pub use resp::parse_integer as parse_i64;
 
 /// Parses an integer argument or returns Redis's "not an integer" error.
 pub fn integer_arg(s: &[u8]) -> Result<i64, CommandError> {

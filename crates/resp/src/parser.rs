@@ -311,7 +311,7 @@ impl RequestParser {
                         LineScan::NeedMore => return Ok(self.incomplete(buf)),
                     };
                     // The line starts with the `*` that chose this state.
-                    let count = self.line.assemble(rest, end).get(1..).and_then(parse_count);
+                    let count = self.line.assemble(rest, end).get(1..).and_then(parse_integer);
                     self.line.clear();
                     pos += consumed;
                     match count {
@@ -334,7 +334,7 @@ impl RequestParser {
                         LineScan::NeedMore => return Ok(self.incomplete(buf)),
                     };
                     let len = match self.line.assemble(rest, end).split_first() {
-                        Some((b'$', digits)) => parse_count(digits),
+                        Some((b'$', digits)) => parse_integer(digits),
                         Some((&other, _)) => return Err(ProtocolError::ExpectedDollar(other)),
                         // The line's first byte is its `\r`.
                         None => return Err(ProtocolError::ExpectedDollar(b'\r')),
@@ -399,9 +399,10 @@ impl RequestParser {
     }
 }
 
-/// Reads a count as Redis's `string2ll` does: an optional `-`, then digits
-/// with no leading zero (a lone `0` aside), fitting an `i64`.
-fn parse_count(s: &[u8]) -> Option<i64> {
+/// Reads an integer as Redis's `string2ll` does: an optional `-`, then digits
+/// with no leading zero (a lone `0` aside), fitting an `i64`; no spaces, no `+`.
+/// Used for length headers here and for every integer argument of a command.
+pub fn parse_integer(s: &[u8]) -> Option<i64> {
     // LONG_STR_SIZE: longer strings are refused before any digit is read.
     if s.is_empty() || s.len() >= 21 {
         return None;
@@ -1211,11 +1212,11 @@ mod tests {
 
     #[test]
     fn parse_count_mirrors_string2ll() {
-        assert_eq!(parse_count(b"0"), Some(0));
-        assert_eq!(parse_count(b"7"), Some(7));
-        assert_eq!(parse_count(b"-7"), Some(-7));
-        assert_eq!(parse_count(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_count(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_integer(b"0"), Some(0));
+        assert_eq!(parse_integer(b"7"), Some(7));
+        assert_eq!(parse_integer(b"-7"), Some(-7));
+        assert_eq!(parse_integer(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_integer(b"-9223372036854775808"), Some(i64::MIN));
         for bad in [
             &b""[..],
             b"-",
@@ -1230,7 +1231,7 @@ mod tests {
             b"-9223372036854775809",
             b"000000000000000000001",
         ] {
-            assert_eq!(parse_count(bad), None, "{bad:?}");
+            assert_eq!(parse_integer(bad), None, "{bad:?}");
         }
     }
 

@@ -66,6 +66,27 @@ impl Batch {
         self.jobs[shard].len() - 1
     }
 
+    /// Sends one job to every shard and gathers their outcomes as `kind` says.
+    fn broadcast(
+        &mut self,
+        shards: usize,
+        protocol: Protocol,
+        mut job: impl FnMut(usize) -> Job,
+        kind: GatherKind,
+    ) {
+        let start = self.parts.len();
+        for shard in 0..shards {
+            let index = self.push_job(shard, job(shard));
+            self.parts.push((shard, index));
+        }
+        let parts = start..self.parts.len();
+        self.steps.push(Step::Gather {
+            parts,
+            protocol,
+            kind,
+        });
+    }
+
     fn ready_error(&mut self, protocol: Protocol, text: &str) {
         let start = self.local.len();
         ReplyEncoder::new(&mut self.local, protocol).error(text);
@@ -254,36 +275,21 @@ fn plan(
             }
             Dispatch::AllShards {
                 validate, combine, ..
-            } => {
-                if let Err(e) = validate(&args) {
-                    batch.ready_error(protocol, &e.to_string());
-                    continue;
-                }
-                let start = batch.parts.len();
-                for shard in 0..shards {
-                    let index = batch.push_job(shard, job(args.clone()));
-                    batch.parts.push((shard, index));
-                }
-                let parts = start..batch.parts.len();
-                batch.steps.push(Step::Gather {
-                    parts,
+            } => match validate(&args) {
+                Ok(()) => batch.broadcast(
+                    shards,
                     protocol,
-                    kind: GatherKind::Combine(combine),
-                });
-            }
-            Dispatch::Info => {
-                let start = batch.parts.len();
-                for shard in 0..shards {
-                    let index = batch.push_job(shard, job(Args::new()));
-                    batch.parts.push((shard, index));
-                }
-                let parts = start..batch.parts.len();
-                batch.steps.push(Step::Gather {
-                    parts,
-                    protocol,
-                    kind: GatherKind::Info(args),
-                });
-            }
+                    |_| job(args.clone()),
+                    GatherKind::Combine(combine),
+                ),
+                Err(e) => batch.ready_error(protocol, &e.to_string()),
+            },
+            Dispatch::Info => batch.broadcast(
+                shards,
+                protocol,
+                |_| job(Args::new()),
+                GatherKind::Info(args),
+            ),
         }
     }
     planned
