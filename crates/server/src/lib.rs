@@ -105,14 +105,30 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         config.threads
     );
     shutdown::wait_for_signal(&process.shutdown);
-    for h in handles {
-        if let Err(e) = h.join() {
-            log::error!("shard executor failed: {e}");
+    // Shards drain within about a second; past the limit, exit regardless.
+    let deadline = Instant::now() + SHUTDOWN_LIMIT;
+    while process.shutdown.exited() < config.threads && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if process.shutdown.exited() < config.threads {
+        log::warn!("shards did not stop within {SHUTDOWN_LIMIT:?}; exiting anyway");
+    } else {
+        for h in handles {
+            if let Err(e) = h.join() {
+                log::error!("shard executor failed: {e}");
+                process.shutdown.mark_failed();
+            }
         }
+    }
+    if process.shutdown.failed() {
+        return Err(ServerError::Executor("a shard stopped unexpectedly".into()));
     }
     log::info!("Mayfly is now ready to exit, bye bye...");
     Ok(())
 }
+
+/// The longest a shutdown may take before the process exits anyway.
+const SHUTDOWN_LIMIT: Duration = Duration::from_millis(1800);
 
 /// A listening socket with Redis's options: SO_REUSEADDR, SO_REUSEPORT (one
 /// per shard, the kernel spreads connections), backlog 511.

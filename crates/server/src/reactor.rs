@@ -33,17 +33,19 @@ pub(crate) struct Reactor {
     stop: StopSignal,
 }
 
-/// Fires once, waking everyone waiting on it (the accept loop).
+/// Fires once, waking the accept loop (its only waiter).
 #[derive(Default)]
 struct StopSignal {
     fired: Cell<bool>,
-    wakers: RefCell<Vec<Waker>>,
+    waker: RefCell<Option<Waker>>,
 }
 
 impl StopSignal {
     fn fire(&self) {
         self.fired.set(true);
-        self.wakers.borrow_mut().drain(..).for_each(Waker::wake);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
     }
 
     async fn wait(&self) {
@@ -51,7 +53,7 @@ impl StopSignal {
             if self.fired.get() {
                 Poll::Ready(())
             } else {
-                self.wakers.borrow_mut().push(cx.waker().clone());
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
                 Poll::Pending
             }
         })
@@ -69,18 +71,29 @@ pub(crate) async fn run_shard(
     let shards = process.config.threads;
     // SAFETY: the fd is a listening TCP socket that this shard alone owns from now on.
     let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
+    // glommio can lose the cross-thread wake-up that ends a mesh join, leaving
+    // both executors asleep forever (seen about once in 300 starts under load).
+    // Any wake-up makes an executor re-check its channels, so a heartbeat timer
+    // during the join turns a lost wake-up into a few ms of delay. After the
+    // join, the expiry tick plays the same part for mesh traffic.
+    let heartbeat = glommio::spawn_local(async {
+        loop {
+            glommio::timer::sleep(Duration::from_millis(2)).await;
+        }
+    });
     let (mesh, receivers) = if shards > 1 {
         match mesh.join().await {
             Ok((senders, receivers)) => (Some(Mesh::new(id, senders)), Some(receivers)),
             Err(e) => {
                 log::error!("shard {id} could not join the mesh: {e}");
-                process.shutdown.mark_exited();
+                process.shutdown.mark_failed();
                 return;
             }
         }
     } else {
         (None, None)
     };
+    drop(heartbeat);
     let reactor = Rc::new(Reactor {
         id,
         shards,
@@ -109,7 +122,7 @@ pub(crate) async fn run_shard(
     glommio::timer::sleep(Duration::from_millis(1)).await;
     glommio::spawn_local(tick(reactor.clone())).detach();
 
-    accept_loop(&reactor, listener).await;
+    accept_loop(&reactor, listener, listener_fd).await;
     shut_down(&reactor).await;
 }
 
@@ -143,7 +156,7 @@ async fn tick(reactor: Rc<Reactor>) {
     }
 }
 
-async fn accept_loop(reactor: &Rc<Reactor>, listener: TcpListener) {
+async fn accept_loop(reactor: &Rc<Reactor>, listener: TcpListener, listener_fd: RawFd) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             reactor.stop.wait().await;
@@ -162,8 +175,13 @@ async fn accept_loop(reactor: &Rc<Reactor>, listener: TcpListener) {
             None => break,
         }
     }
-    // Closing the listener now, while the executor still runs, lets io_uring
-    // retire the cancelled accept so the port is free when the process exits.
+    // A cancelled io_uring accept can keep the socket alive (and listening)
+    // past the process's exit, so a quick restart on the same port would get
+    // connections reset: take it out of LISTEN explicitly before closing it.
+    // SAFETY: `listener` still owns `listener_fd`; shutdown does not close it.
+    unsafe {
+        libc::shutdown(listener_fd, libc::SHUT_RDWR);
+    }
     drop(listener);
 }
 

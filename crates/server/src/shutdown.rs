@@ -13,6 +13,7 @@ pub(crate) struct Shutdown {
     requested: AtomicBool,
     drained: AtomicUsize,
     exited: AtomicUsize,
+    failed: AtomicBool,
 }
 
 impl Shutdown {
@@ -36,9 +37,25 @@ impl Shutdown {
         self.drained.load(Ordering::Acquire)
     }
 
-    /// A shard's executor is returning (normally or not).
+    /// A shard's executor is returning after a clean shutdown.
     pub fn mark_exited(&self) {
         self.exited.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many shards have returned.
+    pub fn exited(&self) -> usize {
+        self.exited.load(Ordering::Acquire)
+    }
+
+    /// A shard could not start or stopped on its own: the process must stop, and fail.
+    pub fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Release);
+        self.mark_exited();
+    }
+
+    /// True if a shard failed.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
     }
 }
 
@@ -83,7 +100,7 @@ pub(crate) fn wait_for_signal(shutdown: &Shutdown) {
             );
             break;
         }
-        if shutdown.exited.load(Ordering::Acquire) > 0 {
+        if shutdown.failed() || shutdown.exited() > 0 {
             log::error!("a shard stopped unexpectedly; shutting down");
             break;
         }
