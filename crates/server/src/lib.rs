@@ -66,6 +66,7 @@ pub(crate) struct Process {
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 pub fn run(config: Config) -> Result<(), ServerError> {
     let addr = SocketAddr::new(config.bind, config.port);
+    ensure_port_free(addr).map_err(|e| ServerError::Listen(addr, e))?;
     let mut listeners = Vec::with_capacity(config.threads);
     for _ in 0..config.threads {
         let socket = listen(addr).map_err(|e| ServerError::Listen(addr, e))?;
@@ -129,6 +130,17 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 
 /// The longest a shutdown may take before the process exits anyway.
 const SHUTDOWN_LIMIT: Duration = Duration::from_millis(1800);
+
+/// Fails if another process already listens on `addr`. With SO_REUSEPORT a
+/// second Mayfly of the same user could otherwise bind the same port and
+/// silently take half of the connections (and keys); a probe bound without
+/// SO_REUSEPORT gets EADDRINUSE instead, as Redis would.
+fn ensure_port_free(addr: SocketAddr) -> std::io::Result<()> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    probe.bind(&addr.into())
+}
 
 /// A listening socket with Redis's options: SO_REUSEADDR, SO_REUSEPORT (one
 /// per shard, the kernel spreads connections), backlog 511.
