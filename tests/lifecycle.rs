@@ -174,3 +174,26 @@ fn one_thread_server_works() {
     let shards = shard_stats(&info).unwrap_or_else(|| panic!("no # Shards section:\n{info}"));
     assert_eq!(shards, vec![(97, 0)], "{info}");
 }
+
+#[test]
+fn a_second_server_on_a_used_port_exits_1() {
+    if skip_if_external() {
+        return;
+    }
+    let server = Server::start(&["--threads", "2"]);
+    let port = server.port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_mayfly"))
+        .args(["--port", &port, "--threads", "2"])
+        .output()
+        .expect("run a second mayfly");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the second server must not start"
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Address already in use"), "log: {log}");
+    // The first server still has every connection.
+    let mut c = server.client();
+    assert_cmd!(c, ["PING"], b"+PONG\r\n");
+}
