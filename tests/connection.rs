@@ -127,6 +127,11 @@ fn quit_replies_ok_then_closes() {
     // QUIT takes any arguments.
     assert_cmd!(c, ["quit", "x", "y"], b"+OK\r\n");
     c.expect_closed();
+    // A protocol error after QUIT in the same write is not answered either.
+    let mut c = s.client();
+    c.send_raw(b"QUIT\r\n*x\r\n");
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    c.expect_closed();
 }
 
 #[test]

@@ -197,3 +197,36 @@ fn a_second_server_on_a_used_port_exits_1() {
     let mut c = server.client();
     assert_cmd!(c, ["PING"], b"+PONG\r\n");
 }
+
+#[test]
+fn a_shard_that_cannot_start_makes_the_server_exit_1() {
+    if skip_if_external() {
+        return;
+    }
+    // glommio refuses to start under a 64 KiB memlock limit: the server must
+    // say so and exit 1, not announce itself ready with a dead shard.
+    let port = common::free_port().to_string();
+    let script = format!(
+        "ulimit -l 64 && exec {} --port {port} --threads 2",
+        env!("CARGO_BIN_EXE_mayfly")
+    );
+    let start = Instant::now();
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("run mayfly under sh");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("failed to start"), "log: {log}");
+    assert!(!log.contains("ready to accept connections"), "log: {log}");
+}

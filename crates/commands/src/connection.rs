@@ -159,6 +159,7 @@ fn parse_hello(args: &Args) -> Result<Hello<'_>, CommandError> {
             authenticated_as = Some(args.get(j + 1));
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            validate_client_name(args.get(j + 1))?;
             hello.name = Some(args.get(j + 1));
             j += 2;
         } else {
@@ -170,9 +171,6 @@ fn parse_hello(args: &Args) -> Result<Hello<'_>, CommandError> {
     // Without requirepass the only user is `default`, which takes any password.
     if authenticated_as.is_some_and(|user| user != b"default") {
         return Err(CommandError::WrongPass);
-    }
-    if let Some(name) = hello.name {
-        validate_client_name(name)?;
     }
     Ok(hello)
 }
@@ -254,6 +252,11 @@ mod tests {
         );
         assert_eq!(
             run_connection(&["HELLO", "3", "SETNAME", "a b"]).0,
+            b"-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        // The name is checked as soon as it is read, before later options.
+        assert_eq!(
+            run_connection(&["HELLO", "3", "SETNAME", "a b", "FOO"]).0,
             b"-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
         );
         let (out, client) =

@@ -194,8 +194,12 @@ fn set_generic(
     enc: &mut ReplyEncoder,
 ) {
     let now = ctx.now;
-    let db = ctx.keyspace();
-    let old = db.get(key, now);
+    // SET ... GET reads the key (a keyspace hit or miss); plain SET does not.
+    let old = if opts.get {
+        ctx.read(key)
+    } else {
+        ctx.keyspace().get(key, now)
+    };
     let found = old.is_some();
     let old_deadline = old.as_ref().and_then(|e| e.deadline());
     if opts.get {
@@ -222,7 +226,8 @@ fn set_generic(
     } else {
         deadline
     };
-    db.set(key, Value::String(value.to_vec()), deadline, now);
+    ctx.keyspace()
+        .set(key, Value::String(value.to_vec()), deadline, now);
     if !opts.get {
         enc.ok();
     }

@@ -311,7 +311,11 @@ impl RequestParser {
                         LineScan::NeedMore => return Ok(self.incomplete(buf)),
                     };
                     // The line starts with the `*` that chose this state.
-                    let count = self.line.assemble(rest, end).get(1..).and_then(parse_integer);
+                    let count = self
+                        .line
+                        .assemble(rest, end)
+                        .get(1..)
+                        .and_then(parse_integer);
                     self.line.clear();
                     pos += consumed;
                     match count {

@@ -146,7 +146,11 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
             execute(&reactor, &mut client, &mut batch, &mut requests, &mut out).await;
             reactor.active_batches.set(reactor.active_batches.get() - 1);
         }
-        if let Some(e) = &protocol_error {
+        // After QUIT nothing else is answered, a protocol error included.
+        if let Some(e) = protocol_error
+            .as_ref()
+            .filter(|_| !client.close_after_reply)
+        {
             ReplyEncoder::new(&mut out, client.protocol).error(&e.reply_text());
         }
         if !out.is_empty() {
@@ -214,7 +218,6 @@ fn plan(
         if client.close_after_reply {
             continue; // after QUIT nothing else runs
         }
-        planned += 1;
         let protocol = client.protocol;
         let Some(spec) = lookup(args.get(0)) else {
             batch.ready_error(protocol, &unknown_command_error(&args).to_string());
@@ -224,6 +227,8 @@ fn plan(
             batch.ready_error(protocol, &e.to_string());
             continue;
         }
+        // Redis counts commands that were looked up and passed the arity check.
+        planned += 1;
         let db = client.db as u32;
         let job = |args| Job {
             spec,

@@ -87,41 +87,34 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let cpus = cpu::allowed_cpus();
     let mesh =
         glommio::channels::channel_mesh::MeshBuilder::full(config.threads, mesh::CHANNEL_CAPACITY);
-    let mut handles = Vec::with_capacity(config.threads);
     for (id, fd) in listeners.into_iter().enumerate() {
         let cpu = cpus[id % cpus.len()];
-        let process = process.clone();
+        let shard_process = process.clone();
         let mesh = mesh.clone();
         let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
             .name(&format!("shard-{id}"))
             .io_memory(64 * 1024)
             .preempt_timer(Duration::from_millis(5))
-            .spawn(move || reactor::run_shard(id, fd, mesh, process))
+            .spawn(move || reactor::run_shard(id, fd, mesh, shard_process))
             .map_err(|e| ServerError::Executor(e.to_string()))?;
-        handles.push(handle);
+        shutdown::watch_shard(id, handle, process.clone());
+    }
+    let shutdown = &process.shutdown;
+    if !shutdown.wait_until_ready(config.threads) {
+        return Err(ServerError::Executor("a shard failed to start".into()));
     }
     log::info!(
         "Mayfly {} ready to accept connections on {addr} with {} shards",
         env!("CARGO_PKG_VERSION"),
         config.threads
     );
-    shutdown::wait_for_signal(&process.shutdown);
-    // Shards drain within about a second; past the limit, exit regardless.
-    let deadline = Instant::now() + SHUTDOWN_LIMIT;
-    while process.shutdown.exited() < config.threads && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
+    shutdown::wait_for_signal(shutdown);
+    if !shutdown.wait_until_stopped(config.threads, SHUTDOWN_LIMIT) {
+        return Err(ServerError::Executor(format!(
+            "shards did not stop within {SHUTDOWN_LIMIT:?}"
+        )));
     }
-    if process.shutdown.exited() < config.threads {
-        log::warn!("shards did not stop within {SHUTDOWN_LIMIT:?}; exiting anyway");
-    } else {
-        for h in handles {
-            if let Err(e) = h.join() {
-                log::error!("shard executor failed: {e}");
-                process.shutdown.mark_failed();
-            }
-        }
-    }
-    if process.shutdown.failed() {
+    if shutdown.failed() {
         return Err(ServerError::Executor("a shard stopped unexpectedly".into()));
     }
     log::info!("Mayfly is now ready to exit, bye bye...");

@@ -86,7 +86,6 @@ pub(crate) async fn run_shard(
             Ok((senders, receivers)) => (Some(Mesh::new(id, senders)), Some(receivers)),
             Err(e) => {
                 log::error!("shard {id} could not join the mesh: {e}");
-                process.shutdown.mark_failed();
                 return;
             }
         }
@@ -122,6 +121,7 @@ pub(crate) async fn run_shard(
     glommio::timer::sleep(Duration::from_millis(1)).await;
     glommio::spawn_local(tick(reactor.clone())).detach();
 
+    reactor.process.shutdown.mark_ready();
     accept_loop(&reactor, listener, listener_fd).await;
     shut_down(&reactor).await;
 }
@@ -196,5 +196,4 @@ async fn shut_down(reactor: &Rc<Reactor>) {
     while shutdown.drained() < reactor.shards && start.elapsed() < DRAIN_LIMIT * 3 / 2 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
-    shutdown.mark_exited();
 }

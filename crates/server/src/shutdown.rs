@@ -2,17 +2,21 @@
 //! threads inherit the mask) and waits for one; then every shard stops
 //! accepting, lets its connections finish the batches in flight, waits until
 //! all shards have drained (so no one waits on a reply that will never come),
-//! drops its listener and returns.
+//! drops its listener and returns. A watcher thread per shard joins its
+//! executor, so a shard that fails to start, panics or returns early makes
+//! the whole process stop with an error instead of serving a part of the keys.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Process-wide shutdown state, shared by the main thread and every shard.
 #[derive(Debug, Default)]
 pub(crate) struct Shutdown {
     requested: AtomicBool,
+    ready: AtomicUsize,
     drained: AtomicUsize,
-    exited: AtomicUsize,
+    stopped: AtomicUsize,
     failed: AtomicBool,
 }
 
@@ -37,25 +41,68 @@ impl Shutdown {
         self.drained.load(Ordering::Acquire)
     }
 
-    /// A shard's executor is returning after a clean shutdown.
-    pub fn mark_exited(&self) {
-        self.exited.fetch_add(1, Ordering::AcqRel);
+    /// A shard has joined the mesh and accepts connections.
+    pub fn mark_ready(&self) {
+        self.ready.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// How many shards have returned.
-    pub fn exited(&self) -> usize {
-        self.exited.load(Ordering::Acquire)
-    }
-
-    /// A shard could not start or stopped on its own: the process must stop, and fail.
-    pub fn mark_failed(&self) {
-        self.failed.store(true, Ordering::Release);
-        self.mark_exited();
-    }
-
-    /// True if a shard failed.
+    /// True if a shard failed to start, panicked or returned early.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// Waits until all `shards` are ready; false (after asking the others to
+    /// stop and waiting for them) if one failed first.
+    pub fn wait_until_ready(&self, shards: usize) -> bool {
+        while self.ready.load(Ordering::Acquire) < shards {
+            if self.failed() {
+                self.request();
+                self.wait_until_stopped(shards, Duration::from_secs(2));
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// Waits up to `limit` for all `shards` executors to return.
+    pub fn wait_until_stopped(&self, shards: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.stopped.load(Ordering::Acquire) < shards {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
+    }
+}
+
+/// Joins shard `id`'s executor on a thread of its own and records how it ended.
+pub(crate) fn watch_shard(
+    id: usize,
+    handle: glommio::ExecutorJoinHandle<()>,
+    process: Arc<crate::Process>,
+) {
+    let watcher = std::thread::Builder::new()
+        .name(format!("watch-{id}"))
+        .spawn(move || {
+            let shutdown = &process.shutdown;
+            match handle.join() {
+                Err(e) => {
+                    log::error!("shard {id} failed: {e}");
+                    shutdown.failed.store(true, Ordering::Release);
+                }
+                Ok(()) if !shutdown.requested() => {
+                    log::error!("shard {id} stopped unexpectedly");
+                    shutdown.failed.store(true, Ordering::Release);
+                }
+                Ok(()) => {}
+            }
+            shutdown.stopped.fetch_add(1, Ordering::AcqRel);
+        });
+    if let Err(e) = watcher {
+        log::error!("could not watch shard {id}: {e}");
     }
 }
 
@@ -100,7 +147,7 @@ pub(crate) fn wait_for_signal(shutdown: &Shutdown) {
             );
             break;
         }
-        if shutdown.failed() || shutdown.exited() > 0 {
+        if shutdown.failed() {
             log::error!("a shard stopped unexpectedly; shutting down");
             break;
         }
