@@ -66,17 +66,16 @@ impl Batch {
         self.jobs[shard].len() - 1
     }
 
-    /// Sends one job to every shard and gathers their outcomes as `kind` says.
-    fn broadcast(
+    /// Queues each `(shard, job)` and gathers their outcomes as `kind` says.
+    fn gather(
         &mut self,
-        shards: usize,
         protocol: Protocol,
-        mut job: impl FnMut(usize) -> Job,
         kind: GatherKind,
+        jobs: impl IntoIterator<Item = (usize, Job)>,
     ) {
         let start = self.parts.len();
-        for shard in 0..shards {
-            let index = self.push_job(shard, job(shard));
+        for (shard, job) in jobs {
+            let index = self.push_job(shard, job);
             self.parts.push((shard, index));
         }
         let parts = start..self.parts.len();
@@ -253,10 +252,9 @@ fn plan(
                 batch.steps.push(Step::Job { shard, index });
             }
             Dispatch::KeysCount(_) => {
-                let start = batch.parts.len();
+                let sum = GatherKind::Combine(Combine::Sum);
                 if shards == 1 {
-                    let index = batch.push_job(0, job(args));
-                    batch.parts.push((0, index));
+                    batch.gather(protocol, sum, [(0, job(args))]);
                 } else {
                     let mut per_shard: Vec<Option<Args>> = (0..shards).map(|_| None).collect();
                     for key in args.iter().skip(1) {
@@ -264,37 +262,27 @@ fn plan(
                             .get_or_insert_with(|| Args::from_slices(&[args.get(0)]))
                             .push(key);
                     }
-                    for (shard, sub) in per_shard.into_iter().enumerate() {
-                        if let Some(sub) = sub {
-                            let index = batch.push_job(shard, job(sub));
-                            batch.parts.push((shard, index));
-                        }
-                    }
+                    let jobs = per_shard.into_iter().enumerate();
+                    batch.gather(
+                        protocol,
+                        sum,
+                        jobs.filter_map(|(shard, sub)| Some((shard, job(sub?)))),
+                    );
                 }
-                let parts = start..batch.parts.len();
-                batch.steps.push(Step::Gather {
-                    parts,
-                    protocol,
-                    kind: GatherKind::Combine(Combine::Sum),
-                });
             }
             Dispatch::AllShards {
                 validate, combine, ..
             } => match validate(&args) {
-                Ok(()) => batch.broadcast(
-                    shards,
-                    protocol,
-                    |_| job(args.clone()),
-                    GatherKind::Combine(combine),
-                ),
+                Ok(()) => {
+                    let jobs = (0..shards).map(|shard| (shard, job(args.clone())));
+                    batch.gather(protocol, GatherKind::Combine(combine), jobs)
+                }
                 Err(e) => batch.ready_error(protocol, &e.to_string()),
             },
-            Dispatch::Info => batch.broadcast(
-                shards,
-                protocol,
-                |_| job(Args::new()),
-                GatherKind::Info(args),
-            ),
+            Dispatch::Info => {
+                let jobs = (0..shards).map(|shard| (shard, job(Args::new())));
+                batch.gather(protocol, GatherKind::Info(args), jobs)
+            }
         }
     }
     planned
