@@ -32,8 +32,12 @@ impl ShardStats {
     /// them reclaims nothing, so INFO shows what active expiry has done.
     pub fn snapshot(&self, dbs: &store::Databases) -> ShardStats {
         let mut out = self.clone();
-        out.databases = dbs.iter().map(|db| (db.len(), db.expires_len())).collect();
-        out.expired_keys = dbs.iter().map(|db| db.expired_total()).sum();
+        out.databases = vec![(0, 0); dbs.count()];
+        out.expired_keys = 0;
+        for (index, db) in dbs.iter() {
+            out.databases[index] = (db.len(), db.expires_len());
+            out.expired_keys += db.expired_total();
+        }
         out
     }
 }

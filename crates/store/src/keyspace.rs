@@ -1159,6 +1159,6 @@ mod tests {
             .map(|db| db.expire_due(T0 + 5, 100).expired)
             .sum();
         assert_eq!(expired, 1);
-        assert_eq!(dbs.iter().map(|db| db.len()).sum::<usize>(), 1);
+        assert_eq!(dbs.iter().map(|(_, db)| db.len()).sum::<usize>(), 1);
     }
 }

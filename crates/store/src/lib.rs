@@ -29,16 +29,18 @@ pub fn now_millis() -> UnixMillis {
         .unwrap_or(0)
 }
 
-/// All databases (`SELECT 0..n`) of one shard.
+/// All databases (`SELECT 0..n`) of one shard. A database's keyspace is
+/// created the first time it is used, so `--databases 100000` costs nothing
+/// until the databases are, and the expiry tick visits only those in use.
 pub struct Databases {
-    dbs: Vec<Keyspace>,
+    dbs: Vec<Option<Box<Keyspace>>>,
 }
 
 impl Databases {
-    /// `count` empty databases.
+    /// `count` databases, none created yet.
     pub fn new(count: usize) -> Self {
         Self {
-            dbs: (0..count).map(|_| Keyspace::new()).collect(),
+            dbs: (0..count).map(|_| None).collect(),
         }
     }
 
@@ -47,19 +49,40 @@ impl Databases {
         self.dbs.len()
     }
 
-    /// Database `index`; callers validate `index < count()` (SELECT does).
+    /// Database `index`, created empty if it was never used; callers validate
+    /// `index < count()` (SELECT does).
     pub fn db(&mut self, index: usize) -> &mut Keyspace {
-        &mut self.dbs[index]
+        self.dbs[index].get_or_insert_with(Box::default)
     }
 
-    /// All databases, for INFO and active expiry.
+    /// The databases in use, for FLUSHALL and active expiry.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Keyspace> {
-        self.dbs.iter_mut()
+        self.dbs.iter_mut().flatten().map(|db| &mut **db)
     }
 
-    /// All databases, read-only.
-    pub fn iter(&self) -> impl Iterator<Item = &Keyspace> {
-        self.dbs.iter()
+    /// The databases in use with their indexes, read-only.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Keyspace)> {
+        self.dbs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, db)| Some((i, &**db.as_ref()?)))
+    }
+}
+
+#[cfg(test)]
+mod databases_tests {
+    use super::*;
+
+    #[test]
+    fn databases_are_created_on_first_use() {
+        let mut dbs = Databases::new(100_000);
+        assert_eq!(dbs.count(), 100_000);
+        assert_eq!(dbs.iter().count(), 0);
+        dbs.db(7).set(b"k", Value::String(b"v".to_vec()), None, 1);
+        let used: Vec<usize> = dbs.iter().map(|(i, _)| i).collect();
+        assert_eq!(used, vec![7]);
+        assert_eq!(dbs.iter_mut().count(), 1);
+        assert!(dbs.db(7).get(b"k", 1).is_some());
     }
 }
 
