@@ -29,11 +29,12 @@ struct ExpireFlags {
 fn parse_expire_flags(args: &Args) -> Result<ExpireFlags, CommandError> {
     let mut f = ExpireFlags::default();
     for opt in args.iter().skip(3) {
-        let flag = match opt.to_ascii_uppercase().as_slice() {
-            b"NX" => &mut f.nx,
-            b"XX" => &mut f.xx,
-            b"GT" => &mut f.gt,
-            b"LT" => &mut f.lt,
+        let is = |name: &[u8]| opt.eq_ignore_ascii_case(name);
+        let flag = match () {
+            _ if is(b"NX") => &mut f.nx,
+            _ if is(b"XX") => &mut f.xx,
+            _ if is(b"GT") => &mut f.gt,
+            _ if is(b"LT") => &mut f.lt,
             _ => {
                 return Err(CommandError::UnsupportedOption(
                     String::from_utf8_lossy(opt).into_owned(),

@@ -253,8 +253,14 @@ fn plan(
             }
             Dispatch::KeysCount(_) => {
                 let sum = GatherKind::Combine(Combine::Sum);
-                if shards == 1 {
-                    batch.gather(protocol, sum, [(0, job(args))]);
+                let first = store::shard_of(args.get(1), shards);
+                if args
+                    .iter()
+                    .skip(2)
+                    .all(|key| store::shard_of(key, shards) == first)
+                {
+                    // All keys on one shard (always so with one shard): no split.
+                    batch.gather(protocol, sum, [(first, job(args))]);
                 } else {
                     let mut per_shard: Vec<Option<Args>> = (0..shards).map(|_| None).collect();
                     for key in args.iter().skip(1) {
