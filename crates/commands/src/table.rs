@@ -35,6 +35,9 @@ pub enum Dispatch {
     Connection(ConnectionFn),
     /// On the shard that owns the key in `args[1]`.
     Key(KeyFn),
+    /// On the shard that owns the key in `args[2]` (a subcommand's key, as in
+    /// `OBJECT ENCODING key`); without one (`OBJECT HELP`), on any shard.
+    SubKey(KeyFn),
     /// Keys `args[1..]` split by owning shard; replies the sum of the counts.
     KeysCount(CountFn),
     /// On every shard, combined as `combine` says.

@@ -39,7 +39,7 @@ impl Harness {
             stats: &mut self.stats,
         };
         match spec.dispatch {
-            Dispatch::Key(f) => f(&args, &mut ctx, &mut enc),
+            Dispatch::Key(f) | Dispatch::SubKey(f) => f(&args, &mut ctx, &mut enc),
             Dispatch::KeysCount(f) => enc.integer(f(&args, &mut ctx)),
             Dispatch::AllShards {
                 validate,

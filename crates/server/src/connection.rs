@@ -246,8 +246,12 @@ fn plan(
                 );
                 batch.steps.push(Step::Ready(start..batch.local.len()));
             }
-            Dispatch::Key(_) => {
-                let shard = store::shard_of(args.get(1), shards);
+            Dispatch::Key(_) | Dispatch::SubKey(_) => {
+                let key = match spec.dispatch {
+                    Dispatch::SubKey(_) => args.iter().nth(2).unwrap_or_default(),
+                    _ => args.get(1),
+                };
+                let shard = store::shard_of(key, shards);
                 let index = batch.push_job(shard, job(args));
                 batch.steps.push(Step::Job { shard, index });
             }

@@ -65,7 +65,7 @@ impl ShardState {
                 stats: &mut self.stats,
             };
             let outcome = match job.spec.dispatch {
-                Dispatch::Key(f) => {
+                Dispatch::Key(f) | Dispatch::SubKey(f) => {
                     let start = reply.buf.len();
                     f(
                         &job.args,
