@@ -44,6 +44,23 @@ pub struct ShardCtx<'a> {
     pub now: UnixMillis,
     /// The shard's counters.
     pub stats: &'a mut ShardStats,
+    /// The shard's run-time switches.
+    pub settings: &'a mut ShardSettings,
+}
+
+/// A shard's run-time switches.
+#[derive(Debug, Clone)]
+pub struct ShardSettings {
+    /// Whether the timer wheel reclaims expired keys (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire: bool,
+}
+
+impl Default for ShardSettings {
+    fn default() -> Self {
+        Self {
+            active_expire: true,
+        }
+    }
 }
 
 impl ShardCtx<'_> {

@@ -111,6 +111,14 @@ pub enum Dispatch {
     },
     /// INFO: gathers every shard's statistics, then renders them.
     Info,
+    /// A command whose subcommands (`args[1]`) run in different places
+    /// (DEBUG, CONFIG): the first route whose name matches, else `otherwise`.
+    Sub {
+        /// Subcommand names (lower case) and where each runs.
+        routes: &'static [(&'static str, Dispatch)],
+        /// Where any other subcommand (and HELP, and errors) runs.
+        otherwise: &'static Dispatch,
+    },
 }
 
 /// One command.
@@ -124,6 +132,20 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// Where `args` runs: the dispatch, or for a command with subcommands,
+    /// the route its subcommand takes (never [`Dispatch::Sub`]).
+    pub fn route(&self, args: &Args) -> Dispatch {
+        let mut dispatch = self.dispatch;
+        while let Dispatch::Sub { routes, otherwise } = dispatch {
+            let sub = args.iter().nth(1).unwrap_or_default();
+            dispatch = routes
+                .iter()
+                .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(sub))
+                .map_or(*otherwise, |(_, d)| *d);
+        }
+        dispatch
+    }
+
     /// Checks the argument count against the arity.
     pub fn check_arity(&self, argc: usize) -> Result<(), CommandError> {
         let argc = argc as i64;

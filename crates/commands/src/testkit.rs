@@ -1,13 +1,14 @@
 //! Drives commands through the table's dispatch on one in-memory shard with a
 //! fake clock, as the server would (minus the network).
 
-use crate::{lookup, Client, Dispatch, ServerFacts, ShardCtx, ShardStats};
+use crate::{lookup, Client, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::Databases;
 
 pub(crate) struct Harness {
     dbs: Databases,
     stats: ShardStats,
+    settings: ShardSettings,
     pub now: u64,
     pub db: usize,
 }
@@ -17,6 +18,7 @@ impl Harness {
         Self {
             dbs: Databases::new(16),
             stats: ShardStats::default(),
+            settings: ShardSettings::default(),
             now: 1_700_000_000_000,
             db: 0,
         }
@@ -37,8 +39,9 @@ impl Harness {
             db: self.db,
             now: self.now,
             stats: &mut self.stats,
+            settings: &mut self.settings,
         };
-        match spec.dispatch {
+        match spec.route(&args) {
             Dispatch::Key(f) | Dispatch::SubKey(f) => f(&args, &mut ctx, &mut enc),
             Dispatch::KeysCount(f) => enc.integer(f(&args, &mut ctx)),
             Dispatch::Multi {
@@ -61,7 +64,9 @@ impl Harness {
                 }
                 Err(e) => enc.error(&e.to_string()),
             },
-            Dispatch::Connection(_) | Dispatch::Info => panic!("not a shard command"),
+            Dispatch::Connection(_) | Dispatch::Info | Dispatch::Sub { .. } => {
+                panic!("not a shard command")
+            }
         }
         out
     }
@@ -80,7 +85,7 @@ pub(crate) fn run_connection(parts: &[&str]) -> (Vec<u8>, Client) {
     let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
     match spec.check_arity(args.len()) {
         Err(e) => enc.error(&e.to_string()),
-        Ok(()) => match spec.dispatch {
+        Ok(()) => match spec.route(&args) {
             Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
             _ => panic!("not a connection command"),
         },

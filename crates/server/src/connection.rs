@@ -184,9 +184,9 @@ async fn execute(
         reactor.state.borrow_mut().stats.commands_processed += planned as u64;
         run_planned(reactor, batch, out).await;
         match transaction {
-            Some((spec, args)) => {
+            Some((dispatch, args)) => {
                 let db = client.db as u32;
-                crate::cross::run(reactor, spec, db, client.protocol, args, out).await;
+                crate::cross::run(reactor, dispatch, db, client.protocol, args, out).await;
             }
             None => break,
         }
@@ -233,7 +233,7 @@ async fn run_planned(reactor: &Reactor, batch: &mut Batch, out: &mut Vec<u8>) {
 }
 
 /// A command to run as a transaction once the steps before it are answered.
-type Deferred = (&'static commands::CommandSpec, Args);
+type Deferred = (Dispatch, Args);
 
 /// Plans requests in order until one must run as a transaction (returned);
 /// also returns how many commands were planned.
@@ -261,13 +261,14 @@ fn plan(
         // Redis counts commands that were looked up and passed the arity check.
         planned += 1;
         let db = client.db as u32;
+        let dispatch = spec.route(&args);
         let job = |args| Job {
-            spec,
+            dispatch,
             db,
             protocol,
             args,
         };
-        match spec.dispatch {
+        match dispatch {
             Dispatch::Connection(f) => {
                 let start = batch.local.len();
                 f(
@@ -279,7 +280,7 @@ fn plan(
                 batch.steps.push(Step::Ready(start..batch.local.len()));
             }
             Dispatch::Key(_) | Dispatch::SubKey(_) => {
-                let key = match spec.dispatch {
+                let key = match dispatch {
                     Dispatch::SubKey(_) => args.iter().nth(2).unwrap_or_default(),
                     _ => args.get(1),
                 };
@@ -291,7 +292,7 @@ fn plan(
                 let sum = GatherKind::Combine(Combine::Sum);
                 match single_shard(args.iter().skip(1), shards) {
                     Some(shard) => batch.gather(protocol, sum, [(shard, job(args))]),
-                    None => return (planned, Some((spec, args))),
+                    None => return (planned, Some((dispatch, args))),
                 }
             }
             Dispatch::Multi { validate, keys, .. } => {
@@ -304,7 +305,7 @@ fn plan(
                         let index = batch.push_job(shard, job(args));
                         batch.steps.push(Step::Job { shard, index });
                     }
-                    None => return (planned, Some((spec, args))),
+                    None => return (planned, Some((dispatch, args))),
                 }
             }
             Dispatch::AllShards {
@@ -313,13 +314,15 @@ fn plan(
                 Ok(()) if shards == 1 => {
                     batch.gather(protocol, GatherKind::Combine(combine), [(0, job(args))])
                 }
-                Ok(()) => return (planned, Some((spec, args))),
+                Ok(()) => return (planned, Some((dispatch, args))),
                 Err(e) => batch.ready_error(protocol, &e.to_string()),
             },
             Dispatch::Info => {
                 let jobs = (0..shards).map(|shard| (shard, job(Args::new())));
                 batch.gather(protocol, GatherKind::Info(args), jobs)
             }
+            // `route` never returns a Sub.
+            Dispatch::Sub { .. } => batch.ready_error(protocol, "ERR unknown subcommand"),
         }
     }
     (planned, None)

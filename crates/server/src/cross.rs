@@ -6,21 +6,21 @@
 use crate::reactor::Reactor;
 use crate::shard::{BatchReply, JobOutcome, Locks, Moved, TxOp};
 use crate::txn::Transaction;
-use commands::{Combine, CommandSpec, CountFn, Cross, Dispatch, ShardCtx};
+use commands::{Combine, CountFn, Cross, Dispatch, ShardCtx};
 use resp::{Args, Protocol, ReplyEncoder};
 
 /// Runs `args` (whose keys span shards, or which touches every shard) as a
 /// transaction and appends its reply to `out`.
 pub(crate) async fn run(
     reactor: &Reactor,
-    spec: &'static CommandSpec,
+    dispatch: Dispatch,
     db: u32,
     protocol: Protocol,
     args: Args,
     out: &mut Vec<u8>,
 ) {
     let mut enc = ReplyEncoder::new(out, protocol);
-    let done = match spec.dispatch {
+    let done = match dispatch {
         Dispatch::KeysCount(f) => count(reactor, f, db, &args, &mut enc).await,
         Dispatch::AllShards { op, combine, .. } => {
             broadcast(reactor, op, combine, db, &args, &mut enc).await
@@ -32,7 +32,11 @@ pub(crate) async fn run(
             Cross::Rename { nx } => rename(reactor, db, &args, nx, &mut enc).await,
             Cross::Copy | Cross::Lcs => None,
         },
-        Dispatch::Key(_) | Dispatch::SubKey(_) | Dispatch::Connection(_) | Dispatch::Info => None,
+        Dispatch::Key(_)
+        | Dispatch::SubKey(_)
+        | Dispatch::Connection(_)
+        | Dispatch::Info
+        | Dispatch::Sub { .. } => None,
     };
     if done.is_none() {
         enc.error("ERR server is shutting down");

@@ -20,7 +20,7 @@
 //! involves one shard keeps its fast path, and nobody observes a transaction
 //! half done: its keys are locked on every shard before any of its hops runs.
 
-use commands::{CommandSpec, CountFn, Dispatch, ShardCtx, ShardStats};
+use commands::{CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats};
 use hashbrown::HashMap;
 use resp::{Args, Protocol, ReplyEncoder};
 use std::collections::VecDeque;
@@ -33,7 +33,8 @@ pub(crate) const EXPIRE_BUDGET_PER_TICK: usize = 20_000;
 
 /// One command (or one shard's part of a multi-shard command) to run on a shard.
 pub(crate) struct Job {
-    pub spec: &'static CommandSpec,
+    /// Where and how it runs (a subcommand's route already taken).
+    pub dispatch: Dispatch,
     pub db: u32,
     pub protocol: Protocol,
     pub args: Args,
@@ -167,6 +168,7 @@ impl Hasher for KeyHashHasher {
 pub(crate) struct ShardState {
     pub dbs: Databases,
     pub stats: ShardStats,
+    pub settings: ShardSettings,
     /// Intent locks: key hash → number of queued transactions holding it.
     locks: HashMap<u64, u32, BuildHasherDefault<KeyHashHasher>>,
     /// Queued transactions that lock the whole shard.
@@ -184,6 +186,7 @@ impl ShardState {
         Self {
             dbs: Databases::new(databases),
             stats: ShardStats::default(),
+            settings: ShardSettings::default(),
             locks: HashMap::default(),
             shard_locks: 0,
             queue: VecDeque::new(),
@@ -329,13 +332,13 @@ impl ShardState {
         }
         let locked = |key: &[u8]| self.locks.contains_key(&store::key_hash(key));
         let args = &job.args;
-        match job.spec.dispatch {
+        match job.dispatch {
             Dispatch::Key(_) => locked(args.get(1)),
             Dispatch::SubKey(_) => args.iter().nth(2).is_some_and(&locked),
             Dispatch::KeysCount(_) => args.iter().skip(1).any(locked),
             Dispatch::Multi { keys, .. } => keys.keys(args).any(locked),
             Dispatch::AllShards { .. } => true,
-            Dispatch::Connection(_) | Dispatch::Info => false,
+            Dispatch::Connection(_) | Dispatch::Info | Dispatch::Sub { .. } => false,
         }
     }
 
@@ -372,11 +375,12 @@ impl ShardState {
             db: db as usize,
             now,
             stats: &mut self.stats,
+            settings: &mut self.settings,
         }
     }
 
     fn run_job(&mut self, job: &Job, now: UnixMillis, reply: &mut BatchReply) {
-        let outcome = match job.spec.dispatch {
+        let outcome = match job.dispatch {
             Dispatch::Key(f) | Dispatch::SubKey(f) | Dispatch::Multi { whole: f, .. } => {
                 let start = reply.buf.len();
                 let mut enc = ReplyEncoder::new(&mut reply.buf, job.protocol);
@@ -388,8 +392,9 @@ impl ShardState {
                 JobOutcome::Int(op(&job.args, &mut self.ctx(job.db, now)))
             }
             Dispatch::Info => JobOutcome::Stats(Box::new(self.stats.snapshot(&self.dbs))),
-            // Connection commands never leave their connection's thread.
-            Dispatch::Connection(_) => JobOutcome::Int(0),
+            // Connection commands never leave their connection's thread,
+            // and jobs carry routes already taken.
+            Dispatch::Connection(_) | Dispatch::Sub { .. } => JobOutcome::Int(0),
         };
         reply.outcomes.push(outcome);
     }
@@ -418,6 +423,9 @@ impl ShardState {
 
     /// Active expiry: reclaims up to the tick's budget of due keys.
     pub fn expire_tick(&mut self) {
+        if !self.settings.active_expire {
+            return;
+        }
         let now = store::now_millis();
         let mut budget = EXPIRE_BUDGET_PER_TICK;
         for db in self.dbs.iter_mut() {
