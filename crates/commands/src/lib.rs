@@ -14,6 +14,7 @@ mod generated_docs;
 mod info;
 mod introspection;
 mod keyspace;
+mod multikey;
 mod number;
 mod strings;
 mod table;
@@ -21,7 +22,11 @@ mod table;
 pub use connection::{Client, ServerFacts};
 pub use error::CommandError;
 pub use info::{render_info, ProcessStats, ShardStats};
-pub use table::{lookup, unknown_command_error, Combine, CommandSpec, Dispatch, TABLE};
+pub use multikey::{mget_part, mset_part, msetnx_existing};
+pub use table::{
+    lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
+    KeyRange, TABLE,
+};
 
 use store::{Databases, UnixMillis};
 

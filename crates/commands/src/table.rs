@@ -3,7 +3,7 @@
 //! this one table; COMMAND's replies come from Redis's own metadata, captured
 //! in `generated_docs.rs` in the same order.
 
-use crate::{connection, expire, introspection, keyspace, strings};
+use crate::{connection, expire, introspection, keyspace, multikey, strings};
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
 
@@ -18,6 +18,54 @@ pub type CountFn = fn(&Args, &mut ShardCtx) -> i64;
 pub type ValidateFn = fn(&Args) -> Result<(), CommandError>;
 /// Runs on every shard.
 pub type BroadcastFn = fn(&Args, &mut ShardCtx) -> i64;
+
+/// Which arguments of a command are keys: `args[first]`, `args[first + step]`
+/// and so on, up to `args[last]` (`last` below 0 counts from the end: -1 is
+/// the last argument), as Redis's key specs say.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRange {
+    /// Index of the first key.
+    pub first: usize,
+    /// Index of the last key; negative counts from the end.
+    pub last: i32,
+    /// Distance between keys (2 for key-value pairs).
+    pub step: usize,
+}
+
+impl KeyRange {
+    /// The keys of `args`.
+    pub fn keys<'a>(&self, args: &'a Args) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let last = if self.last < 0 {
+            args.len() as i64 + i64::from(self.last)
+        } else {
+            i64::from(self.last).min(args.len() as i64 - 1)
+        };
+        let end = (last + 1).max(self.first as i64) as usize;
+        (self.first..end).step_by(self.step).map(|i| args.get(i))
+    }
+}
+
+/// How a command whose keys live on several shards runs as a transaction
+/// (the server holds the plan of each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cross {
+    /// MGET: every shard reads its keys; values go back in request order.
+    Mget,
+    /// MSET: every shard stores its pairs.
+    Mset,
+    /// MSETNX: every shard counts its existing keys; if none, every shard
+    /// stores its pairs.
+    Msetnx,
+    /// RENAME (`nx`: RENAMENX): the source's entry moves to the destination.
+    Rename {
+        /// Only if the destination does not exist.
+        nx: bool,
+    },
+    /// COPY: the source's entry is copied to the destination.
+    Copy,
+    /// LCS: both values are read, then compared.
+    Lcs,
+}
 
 /// How the results of a broadcast command are combined into one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +88,18 @@ pub enum Dispatch {
     SubKey(KeyFn),
     /// Keys `args[1..]` split by owning shard; replies the sum of the counts.
     KeysCount(CountFn),
+    /// A command over several keys: `whole` runs it on one shard when all its
+    /// keys live there; otherwise it runs as a transaction as `cross` says.
+    Multi {
+        /// Argument check, done before the keys are looked at.
+        validate: ValidateFn,
+        /// Where the keys are.
+        keys: KeyRange,
+        /// The whole command on one shard.
+        whole: KeyFn,
+        /// The plan across shards.
+        cross: Cross,
+    },
     /// On every shard, combined as `combine` says.
     AllShards {
         /// Argument check, done once before the broadcast.
@@ -98,6 +158,20 @@ const fn spec(name: &'static str, arity: i32, dispatch: Dispatch) -> CommandSpec
     }
 }
 
+const fn multi(
+    validate: ValidateFn,
+    (first, last, step): (usize, i32, usize),
+    whole: KeyFn,
+    cross: Cross,
+) -> Dispatch {
+    Dispatch::Multi {
+        validate,
+        keys: KeyRange { first, last, step },
+        whole,
+        cross,
+    }
+}
+
 /// Every command Mayfly implements.
 pub static TABLE: &[CommandSpec] = &[
     // connection
@@ -112,6 +186,36 @@ pub static TABLE: &[CommandSpec] = &[
     spec("setex", 4, Dispatch::Key(strings::setex)),
     spec("psetex", 4, Dispatch::Key(strings::psetex)),
     spec("setnx", 3, Dispatch::Key(strings::setnx)),
+    spec(
+        "mget",
+        -2,
+        multi(
+            keyspace::no_arguments,
+            (1, -1, 1),
+            multikey::mget,
+            Cross::Mget,
+        ),
+    ),
+    spec(
+        "mset",
+        -3,
+        multi(
+            multikey::validate_pairs,
+            (1, -1, 2),
+            multikey::mset,
+            Cross::Mset,
+        ),
+    ),
+    spec(
+        "msetnx",
+        -3,
+        multi(
+            multikey::validate_pairs,
+            (1, -1, 2),
+            multikey::msetnx,
+            Cross::Msetnx,
+        ),
+    ),
     // keyspace
     spec("del", -2, Dispatch::KeysCount(keyspace::del)),
     spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),

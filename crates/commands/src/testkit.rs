@@ -41,6 +41,12 @@ impl Harness {
         match spec.dispatch {
             Dispatch::Key(f) | Dispatch::SubKey(f) => f(&args, &mut ctx, &mut enc),
             Dispatch::KeysCount(f) => enc.integer(f(&args, &mut ctx)),
+            Dispatch::Multi {
+                validate, whole, ..
+            } => match validate(&args) {
+                Ok(()) => whole(&args, &mut ctx, &mut enc),
+                Err(e) => enc.error(&e.to_string()),
+            },
             Dispatch::AllShards {
                 validate,
                 op,

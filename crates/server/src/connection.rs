@@ -7,7 +7,7 @@
 //! request order into one write.
 
 use crate::reactor::Reactor;
-use crate::shard::{BatchReply, Job, JobOutcome};
+use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
     lookup, render_info, unknown_command_error, Client, Combine, Dispatch, ProcessStats, ShardStats,
 };
@@ -167,6 +167,10 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
 }
 
 /// Runs `requests` as one batch and appends their replies, in order, to `out`.
+///
+/// A command whose keys span shards runs as a transaction, which takes
+/// several round trips: the commands before it are executed and answered
+/// first, then it, then the planning goes on with the rest.
 async fn execute(
     reactor: &Reactor,
     client: &mut Client,
@@ -174,29 +178,53 @@ async fn execute(
     requests: &mut Vec<Args>,
     out: &mut Vec<u8>,
 ) {
-    let planned = plan(reactor, client, batch, requests);
-    reactor.state.borrow_mut().stats.commands_processed += planned as u64;
+    let mut rest = requests.drain(..);
+    loop {
+        let (planned, transaction) = plan(reactor, client, batch, &mut rest);
+        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
+        run_planned(reactor, batch, out).await;
+        match transaction {
+            Some((spec, args)) => {
+                let db = client.db as u32;
+                crate::cross::run(reactor, spec, db, client.protocol, args, out).await;
+            }
+            None => break,
+        }
+    }
+}
 
+/// Sends the planned jobs (one message per remote shard), runs the local
+/// ones, and assembles every planned step's reply into `out`.
+async fn run_planned(reactor: &Reactor, batch: &mut Batch, out: &mut Vec<u8>) {
     let mut replies: Vec<Option<BatchReply>> = (0..reactor.shards).map(|_| None).collect();
     let mut tickets = Vec::new();
-    if let Some(mesh) = reactor.mesh.as_ref() {
-        for shard in (0..reactor.shards).filter(|&s| s != reactor.id) {
-            if !batch.jobs[shard].is_empty() {
-                let jobs = std::mem::take(&mut batch.jobs[shard]);
-                if let Some(ticket) = mesh.send(shard, jobs).await {
-                    tickets.push((shard, ticket));
+    for shard in (0..reactor.shards).filter(|&s| s != reactor.id) {
+        if !batch.jobs[shard].is_empty() {
+            let jobs = std::mem::take(&mut batch.jobs[shard]);
+            if let Some(ticket) = reactor.send(shard, Work::Batch(jobs)).await {
+                tickets.push((shard, ticket));
+            }
+        }
+    }
+    let local = &mut batch.jobs[reactor.id];
+    if !local.is_empty() {
+        let done = reactor.state.borrow_mut().try_run(local);
+        match done {
+            Some(reply) => {
+                replies[reactor.id] = Some(reply);
+                local.clear();
+            }
+            // A key is locked by a transaction: wait for it like a peer would.
+            None => {
+                let jobs = Work::Batch(std::mem::take(local));
+                if let Some(ticket) = reactor.send(reactor.id, jobs).await {
+                    tickets.push((reactor.id, ticket));
                 }
             }
         }
     }
-    if !batch.jobs[reactor.id].is_empty() {
-        replies[reactor.id] = Some(reactor.state.borrow_mut().run(&batch.jobs[reactor.id]));
-        batch.jobs[reactor.id].clear();
-    }
-    if let Some(mesh) = reactor.mesh.as_ref() {
-        for (shard, ticket) in tickets {
-            replies[shard] = Some(mesh.wait(ticket).await);
-        }
+    for (shard, ticket) in tickets {
+        replies[shard] = Some(reactor.wait(ticket).await);
     }
     assemble(reactor, batch, &replies, out);
     batch.steps.clear();
@@ -204,16 +232,20 @@ async fn execute(
     batch.local.clear();
 }
 
-/// Plans every request in order; returns how many commands were planned.
+/// A command to run as a transaction once the steps before it are answered.
+type Deferred = (&'static commands::CommandSpec, Args);
+
+/// Plans requests in order until one must run as a transaction (returned);
+/// also returns how many commands were planned.
 fn plan(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
-    requests: &mut Vec<Args>,
-) -> usize {
+    requests: &mut impl Iterator<Item = Args>,
+) -> (usize, Option<Deferred>) {
     let shards = reactor.shards;
     let mut planned = 0;
-    for args in requests.drain(..) {
+    for args in requests.by_ref() {
         if client.close_after_reply {
             continue; // after QUIT nothing else runs
         }
@@ -257,36 +289,31 @@ fn plan(
             }
             Dispatch::KeysCount(_) => {
                 let sum = GatherKind::Combine(Combine::Sum);
-                let first = store::shard_of(args.get(1), shards);
-                if args
-                    .iter()
-                    .skip(2)
-                    .all(|key| store::shard_of(key, shards) == first)
-                {
-                    // All keys on one shard (always so with one shard): no split.
-                    batch.gather(protocol, sum, [(first, job(args))]);
-                } else {
-                    let mut per_shard: Vec<Option<Args>> = (0..shards).map(|_| None).collect();
-                    for key in args.iter().skip(1) {
-                        per_shard[store::shard_of(key, shards)]
-                            .get_or_insert_with(|| Args::from_slices(&[args.get(0)]))
-                            .push(key);
+                match single_shard(args.iter().skip(1), shards) {
+                    Some(shard) => batch.gather(protocol, sum, [(shard, job(args))]),
+                    None => return (planned, Some((spec, args))),
+                }
+            }
+            Dispatch::Multi { validate, keys, .. } => {
+                if let Err(e) = validate(&args) {
+                    batch.ready_error(protocol, &e.to_string());
+                    continue;
+                }
+                match single_shard(keys.keys(&args), shards) {
+                    Some(shard) => {
+                        let index = batch.push_job(shard, job(args));
+                        batch.steps.push(Step::Job { shard, index });
                     }
-                    let jobs = per_shard.into_iter().enumerate();
-                    batch.gather(
-                        protocol,
-                        sum,
-                        jobs.filter_map(|(shard, sub)| Some((shard, job(sub?)))),
-                    );
+                    None => return (planned, Some((spec, args))),
                 }
             }
             Dispatch::AllShards {
                 validate, combine, ..
             } => match validate(&args) {
-                Ok(()) => {
-                    let jobs = (0..shards).map(|shard| (shard, job(args.clone())));
-                    batch.gather(protocol, GatherKind::Combine(combine), jobs)
+                Ok(()) if shards == 1 => {
+                    batch.gather(protocol, GatherKind::Combine(combine), [(0, job(args))])
                 }
+                Ok(()) => return (planned, Some((spec, args))),
                 Err(e) => batch.ready_error(protocol, &e.to_string()),
             },
             Dispatch::Info => {
@@ -295,7 +322,14 @@ fn plan(
             }
         }
     }
-    planned
+    (planned, None)
+}
+
+/// The shard all `keys` live on, if they share one.
+fn single_shard<'a>(mut keys: impl Iterator<Item = &'a [u8]>, shards: usize) -> Option<usize> {
+    let first = store::shard_of(keys.next()?, shards);
+    keys.all(|key| store::shard_of(key, shards) == first)
+        .then_some(first)
 }
 
 /// Writes every step's reply, in request order, into `out`.

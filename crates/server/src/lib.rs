@@ -9,10 +9,12 @@
 
 mod connection;
 pub mod cpu;
+mod cross;
 mod mesh;
 mod reactor;
 mod shard;
 mod shutdown;
+mod txn;
 
 use std::net::SocketAddr;
 use std::os::fd::IntoRawFd;
@@ -59,6 +61,8 @@ pub(crate) struct Process {
     pub run_id: String,
     pub executable: String,
     pub next_client_id: std::sync::atomic::AtomicU64,
+    /// The last transaction id handed out (ids order multi-shard commands).
+    pub next_txid: std::sync::atomic::AtomicU64,
     pub peak_memory: std::sync::atomic::AtomicUsize,
     pub shutdown: shutdown::Shutdown,
 }
@@ -81,6 +85,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         next_client_id: std::sync::atomic::AtomicU64::new(1),
+        next_txid: std::sync::atomic::AtomicU64::new(0),
         peak_memory: std::sync::atomic::AtomicUsize::new(0),
         shutdown: shutdown::Shutdown::default(),
     });

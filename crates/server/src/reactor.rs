@@ -1,8 +1,8 @@
 //! One shard's executor: joins the mesh, serves peers, runs the expiry tick,
 //! accepts connections, and shuts down in step with the other shards.
 
-use crate::mesh::{Mesh, Msg};
-use crate::shard::ShardState;
+use crate::mesh::{Mesh, Msg, Ticket, Tickets};
+use crate::shard::{BatchReply, Finished, ReplyTo, ShardState, Work};
 use crate::{connection, Process};
 use commands::ServerFacts;
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
@@ -26,6 +26,8 @@ pub(crate) struct Reactor {
     pub shards: usize,
     pub state: RefCell<ShardState>,
     pub mesh: Option<Mesh>,
+    /// Answers this thread's connections wait for.
+    pub tickets: Tickets,
     pub process: Arc<Process>,
     pub facts: ServerFacts,
     /// Batches being executed by this thread's connections.
@@ -83,7 +85,7 @@ pub(crate) async fn run_shard(
     });
     let (mesh, receivers) = if shards > 1 {
         match mesh.join().await {
-            Ok((senders, receivers)) => (Some(Mesh::new(id, senders)), Some(receivers)),
+            Ok((senders, receivers)) => (Some(Mesh::new(senders)), Some(receivers)),
             Err(e) => {
                 log::error!("shard {id} could not join the mesh: {e}");
                 return;
@@ -98,6 +100,7 @@ pub(crate) async fn run_shard(
         shards,
         state: RefCell::new(ShardState::new(process.config.databases)),
         mesh,
+        tickets: Tickets::default(),
         facts: ServerFacts {
             databases: process.config.databases,
             shards,
@@ -127,15 +130,61 @@ pub(crate) async fn run_shard(
 }
 
 fn serve_peer_message(reactor: &Reactor, msg: Msg) {
-    let Some(mesh) = reactor.mesh.as_ref() else {
-        return;
-    };
     match msg {
-        Msg::Request { from, ticket, jobs } => {
-            let reply = reactor.state.borrow_mut().run(&jobs);
-            mesh.respond(from, ticket, reply);
+        Msg::Request { from, ticket, work } => reactor.submit(
+            work,
+            ReplyTo::Peer {
+                shard: from,
+                ticket,
+            },
+        ),
+        Msg::Response { ticket, reply } => reactor.tickets.deliver(ticket, reply),
+    }
+}
+
+impl Reactor {
+    /// Hands `work` to this shard; its reply (and those of any work it
+    /// unblocked) go where they are due.
+    pub fn submit(&self, work: Work, to: ReplyTo) {
+        let mut done = Finished::new();
+        self.state.borrow_mut().handle(work, to, &mut done);
+        for (to, reply) in done {
+            match to {
+                ReplyTo::Local(ticket) => self.tickets.deliver(ticket, reply),
+                ReplyTo::Peer { shard, ticket } => {
+                    if let Some(mesh) = self.mesh.as_ref() {
+                        mesh.respond(shard, ticket, reply);
+                    }
+                }
+            }
         }
-        Msg::Response { ticket, reply } => mesh.deliver(ticket, reply),
+    }
+
+    /// Sends `work` to `shard` (this one included); None if the mesh is
+    /// closed (shutting down).
+    pub async fn send(&self, shard: usize, work: Work) -> Option<Ticket> {
+        let ticket = self.tickets.open();
+        if shard == self.id {
+            self.submit(work, ReplyTo::Local(ticket.0));
+            return Some(ticket);
+        }
+        let msg = Msg::Request {
+            from: self.id,
+            ticket: ticket.0,
+            work,
+        };
+        match self.mesh.as_ref() {
+            Some(mesh) if mesh.request(shard, msg).await => Some(ticket),
+            _ => {
+                self.tickets.cancel(ticket);
+                None
+            }
+        }
+    }
+
+    /// Waits for the answer to `ticket`.
+    pub async fn wait(&self, ticket: Ticket) -> BatchReply {
+        self.tickets.wait(ticket).await
     }
 }
 

@@ -1,11 +1,31 @@
-//! A shard's state on its own thread, and the execution of a batch of jobs
-//! on it. A batch comes either from a connection on the same thread (run
-//! inline) or from another shard over the mesh; both run through
-//! [`ShardState::run`], so a command behaves the same wherever it came from.
+//! A shard's state on its own thread: its data, and the order in which work
+//! from connections and transactions touches it.
+//!
+//! Work comes from connections on the same thread or from other shards over
+//! the mesh; both go through [`ShardState::handle`], so a command behaves the
+//! same wherever it came from.
+//!
+//! **Transactions** (commands whose keys live on several shards) follow
+//! DESIGN.md's VLL scheme. A coordinator takes a global transaction id and
+//! *schedules* the transaction on every shard it touches: a shard accepts
+//! only ids above every id it has accepted before (else the coordinator
+//! aborts and retries with a fresh id), so every shard's queue is in id
+//! order and no two shards can order two transactions differently. Scheduling
+//! takes *intent locks* on the transaction's keys (or on the whole shard).
+//! The coordinator then sends *hops*; a hop runs only when its transaction
+//! is at the front of the shard's queue, and the last hop releases the locks.
+//! Plain jobs (single-shard commands) never wait for the queue, only for
+//! locks on their own keys: a job that finds a key locked is parked, with
+//! the rest of its batch, until the lock is released. So a command that
+//! involves one shard keeps its fast path, and nobody observes a transaction
+//! half done: its keys are locked on every shard before any of its hops runs.
 
-use commands::{Dispatch, ShardCtx, ShardStats};
+use commands::{CommandSpec, CountFn, Dispatch, ShardCtx, ShardStats};
+use hashbrown::HashMap;
 use resp::{Args, Protocol, ReplyEncoder};
-use store::Databases;
+use std::collections::VecDeque;
+use std::hash::{BuildHasherDefault, Hasher};
+use store::{Databases, UnixMillis, Value};
 
 /// Keys the timer wheel may reclaim per tick and shard (about 1 ms of work),
 /// so that a tick never blocks the thread for long.
@@ -13,13 +33,59 @@ pub(crate) const EXPIRE_BUDGET_PER_TICK: usize = 20_000;
 
 /// One command (or one shard's part of a multi-shard command) to run on a shard.
 pub(crate) struct Job {
-    pub spec: &'static commands::CommandSpec,
+    pub spec: &'static CommandSpec,
     pub db: u32,
     pub protocol: Protocol,
     pub args: Args,
 }
 
-/// What one job produced.
+/// A key's entry in flight between shards (RENAME, COPY, LCS).
+pub(crate) struct Moved {
+    pub value: Value,
+    pub deadline: Option<UnixMillis>,
+}
+
+/// One step of a transaction's hop on one shard.
+pub(crate) enum TxOp {
+    /// Runs a counting part (`args` is the command name and this shard's
+    /// share of the arguments) and answers its integer.
+    Count { f: CountFn, db: u32, args: Args },
+    /// MGET's part: answers the values of `args[1..]`.
+    Mget { db: u32, args: Args },
+    /// Answers a copy of `key`'s entry, if it exists.
+    Read { db: u32, key: Vec<u8> },
+    /// Stores `entry` under `key`, replacing what was there.
+    Write { db: u32, key: Vec<u8>, entry: Moved },
+}
+
+/// What a transaction locks on one shard.
+#[derive(Clone)]
+pub(crate) enum Locks {
+    /// These keys (by hash, in any database).
+    Keys(Vec<u64>),
+    /// Everything: no plain job runs until the transaction is done.
+    Shard,
+}
+
+/// Work sent to a shard.
+pub(crate) enum Work {
+    /// Plain jobs, run in order (parking behind locked keys).
+    Batch(Vec<Job>),
+    /// Queues transaction `txid` and takes its locks; answers
+    /// [`JobOutcome::Scheduled`] (false: an id this low comes too late).
+    Schedule { txid: u64, locks: Locks },
+    /// Runs `ops` for `txid` once it is first in the queue; `release` ends
+    /// the transaction on this shard.
+    Hop {
+        txid: u64,
+        ops: Vec<TxOp>,
+        release: bool,
+    },
+    /// Drops a scheduled transaction that will not run.
+    Abort { txid: u64 },
+}
+
+/// What one job or transaction step produced.
 pub(crate) enum JobOutcome {
     /// An encoded reply: this range of the batch's reply buffer.
     Reply(std::ops::Range<usize>),
@@ -27,6 +93,12 @@ pub(crate) enum JobOutcome {
     Int(i64),
     /// INFO's statistics of this shard.
     Stats(Box<ShardStats>),
+    /// MGET's values.
+    Values(Vec<Option<Vec<u8>>>),
+    /// A key's entry, if it existed.
+    Entry(Option<Moved>),
+    /// Whether a transaction was scheduled.
+    Scheduled(bool),
 }
 
 /// The results of one batch, in job order.
@@ -36,10 +108,75 @@ pub(crate) struct BatchReply {
     pub outcomes: Vec<JobOutcome>,
 }
 
-/// One shard's data and counters.
+impl BatchReply {
+    fn single(outcome: JobOutcome) -> Self {
+        Self {
+            buf: Vec::new(),
+            outcomes: vec![outcome],
+        }
+    }
+}
+
+/// Where a finished piece of work's reply goes.
+#[derive(Clone, Copy)]
+pub(crate) enum ReplyTo {
+    /// To a ticket of this thread.
+    Local(u64),
+    /// To `ticket` on shard `shard`.
+    Peer { shard: usize, ticket: u64 },
+}
+
+/// Replies ready to be delivered, in the order they were finished.
+pub(crate) type Finished = Vec<(ReplyTo, BatchReply)>;
+
+/// A batch waiting for locks: `jobs[next..]` have not run yet.
+struct Parked {
+    jobs: Vec<Job>,
+    next: usize,
+    reply: BatchReply,
+    to: ReplyTo,
+}
+
+/// A scheduled transaction on this shard.
+struct QueuedTx {
+    txid: u64,
+    locks: Locks,
+    /// A hop that arrived before the transaction reached the front.
+    hop: Option<(Vec<TxOp>, bool, ReplyTo)>,
+}
+
+/// Key hashes are already uniform: the lock table uses them as they are.
+#[derive(Default)]
+struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One shard's data and counters, and the order of work on them.
 pub(crate) struct ShardState {
     pub dbs: Databases,
     pub stats: ShardStats,
+    /// Intent locks: key hash → number of queued transactions holding it.
+    locks: HashMap<u64, u32, BuildHasherDefault<KeyHashHasher>>,
+    /// Queued transactions that lock the whole shard.
+    shard_locks: u32,
+    /// Scheduled transactions, in id order.
+    queue: VecDeque<QueuedTx>,
+    /// The highest transaction id ever scheduled here.
+    last_txid: u64,
+    /// Batches waiting for locks, oldest first.
+    parked: VecDeque<Parked>,
 }
 
 impl ShardState {
@@ -47,42 +184,236 @@ impl ShardState {
         Self {
             dbs: Databases::new(databases),
             stats: ShardStats::default(),
+            locks: HashMap::default(),
+            shard_locks: 0,
+            queue: VecDeque::new(),
+            last_txid: 0,
+            parked: VecDeque::new(),
         }
     }
 
-    /// Runs `jobs` in order at one instant.
-    pub fn run(&mut self, jobs: &[Job]) -> BatchReply {
+    /// Runs `jobs` at once if no lock stands in their way (the fast path of
+    /// every single-shard command); None if some of them must wait.
+    pub fn try_run(&mut self, jobs: &[Job]) -> Option<BatchReply> {
+        if self.shard_locks > 0 || !self.locks.is_empty() {
+            return None;
+        }
         let now = store::now_millis();
         let mut reply = BatchReply {
             buf: Vec::new(),
             outcomes: Vec::with_capacity(jobs.len()),
         };
         for job in jobs {
-            let mut ctx = ShardCtx {
-                dbs: &mut self.dbs,
-                db: job.db as usize,
-                now,
-                stats: &mut self.stats,
-            };
-            let outcome = match job.spec.dispatch {
-                Dispatch::Key(f) | Dispatch::SubKey(f) => {
-                    let start = reply.buf.len();
-                    f(
-                        &job.args,
-                        &mut ctx,
-                        &mut ReplyEncoder::new(&mut reply.buf, job.protocol),
-                    );
-                    JobOutcome::Reply(start..reply.buf.len())
+            self.run_job(job, now, &mut reply);
+        }
+        Some(reply)
+    }
+
+    /// Takes one piece of work; what it finishes (possibly other, earlier
+    /// work that it unblocked) is appended to `done`.
+    pub fn handle(&mut self, work: Work, to: ReplyTo, done: &mut Finished) {
+        match work {
+            Work::Batch(jobs) => {
+                let mut parked = Parked {
+                    reply: BatchReply {
+                        buf: Vec::new(),
+                        outcomes: Vec::with_capacity(jobs.len()),
+                    },
+                    jobs,
+                    next: 0,
+                    to,
+                };
+                if self.run_parked(&mut parked) {
+                    done.push((parked.to, parked.reply));
+                } else {
+                    self.parked.push_back(parked);
                 }
-                Dispatch::KeysCount(f) => JobOutcome::Int(f(&job.args, &mut ctx)),
-                Dispatch::AllShards { op, .. } => JobOutcome::Int(op(&job.args, &mut ctx)),
-                Dispatch::Info => JobOutcome::Stats(Box::new(self.stats.snapshot(&self.dbs))),
-                // Connection commands never leave their connection's thread.
-                Dispatch::Connection(_) => JobOutcome::Int(0),
-            };
+            }
+            Work::Schedule { txid, locks } => {
+                let accepted = txid > self.last_txid;
+                if accepted {
+                    self.last_txid = txid;
+                    self.lock(&locks);
+                    self.queue.push_back(QueuedTx {
+                        txid,
+                        locks,
+                        hop: None,
+                    });
+                }
+                done.push((to, BatchReply::single(JobOutcome::Scheduled(accepted))));
+            }
+            Work::Hop { txid, ops, release } => {
+                match self.queue.iter_mut().position(|tx| tx.txid == txid) {
+                    Some(0) => self.run_hop(ops, release, to, done),
+                    Some(i) => self.queue[i].hop = Some((ops, release, to)),
+                    None => done.push((to, BatchReply::default())),
+                }
+            }
+            Work::Abort { txid } => {
+                if let Some(i) = self.queue.iter().position(|tx| tx.txid == txid) {
+                    if let Some(tx) = self.queue.remove(i) {
+                        self.unlock(&tx.locks);
+                    }
+                    self.make_progress(done);
+                }
+                done.push((to, BatchReply::default()));
+            }
+        }
+    }
+
+    /// Runs the front transaction's hop; on release, lets whatever it held
+    /// back go on.
+    fn run_hop(&mut self, ops: Vec<TxOp>, release: bool, to: ReplyTo, done: &mut Finished) {
+        let now = store::now_millis();
+        let mut reply = BatchReply {
+            buf: Vec::new(),
+            outcomes: Vec::with_capacity(ops.len()),
+        };
+        for op in ops {
+            let outcome = self.run_op(op, now);
             reply.outcomes.push(outcome);
         }
-        reply
+        done.push((to, reply));
+        if release {
+            if let Some(tx) = self.queue.pop_front() {
+                self.unlock(&tx.locks);
+            }
+            self.make_progress(done);
+        }
+    }
+
+    /// Runs the hops that waited for the front, then the parked batches
+    /// whose keys are free now.
+    fn make_progress(&mut self, done: &mut Finished) {
+        while let Some((ops, release, to)) = self.queue.front_mut().and_then(|tx| tx.hop.take()) {
+            // A releasing hop recurses into make_progress itself.
+            self.run_hop(ops, release, to, done);
+            if release {
+                return;
+            }
+        }
+        // Parked batches come from different connections (a connection
+        // waits for a batch's replies before it sends the next), so one that
+        // still waits holds no other back.
+        let mut still = VecDeque::with_capacity(self.parked.len());
+        while let Some(mut parked) = self.parked.pop_front() {
+            if self.run_parked(&mut parked) {
+                done.push((parked.to, parked.reply));
+            } else {
+                still.push_back(parked);
+            }
+        }
+        self.parked = still;
+    }
+
+    /// Runs a parked batch's jobs until one finds a key locked; true when all ran.
+    fn run_parked(&mut self, parked: &mut Parked) -> bool {
+        let now = store::now_millis();
+        while let Some(job) = parked.jobs.get(parked.next) {
+            if self.blocked(job) {
+                return false;
+            }
+            self.run_job(job, now, &mut parked.reply);
+            parked.next += 1;
+        }
+        true
+    }
+
+    /// Whether a queued transaction holds a lock `job` needs.
+    fn blocked(&self, job: &Job) -> bool {
+        if self.shard_locks > 0 {
+            return true;
+        }
+        if self.locks.is_empty() {
+            return false;
+        }
+        let locked = |key: &[u8]| self.locks.contains_key(&store::key_hash(key));
+        let args = &job.args;
+        match job.spec.dispatch {
+            Dispatch::Key(_) => locked(args.get(1)),
+            Dispatch::SubKey(_) => args.iter().nth(2).is_some_and(&locked),
+            Dispatch::KeysCount(_) => args.iter().skip(1).any(locked),
+            Dispatch::Multi { keys, .. } => keys.keys(args).any(locked),
+            Dispatch::AllShards { .. } => true,
+            Dispatch::Connection(_) | Dispatch::Info => false,
+        }
+    }
+
+    fn lock(&mut self, locks: &Locks) {
+        match locks {
+            Locks::Shard => self.shard_locks += 1,
+            Locks::Keys(hashes) => {
+                for &hash in hashes {
+                    *self.locks.entry(hash).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+
+    fn unlock(&mut self, locks: &Locks) {
+        match locks {
+            Locks::Shard => self.shard_locks -= 1,
+            Locks::Keys(hashes) => {
+                for hash in hashes {
+                    if let Some(count) = self.locks.get_mut(hash) {
+                        *count -= 1;
+                        if *count == 0 {
+                            self.locks.remove(hash);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn ctx(&mut self, db: u32, now: UnixMillis) -> ShardCtx<'_> {
+        ShardCtx {
+            dbs: &mut self.dbs,
+            db: db as usize,
+            now,
+            stats: &mut self.stats,
+        }
+    }
+
+    fn run_job(&mut self, job: &Job, now: UnixMillis, reply: &mut BatchReply) {
+        let outcome = match job.spec.dispatch {
+            Dispatch::Key(f) | Dispatch::SubKey(f) | Dispatch::Multi { whole: f, .. } => {
+                let start = reply.buf.len();
+                let mut enc = ReplyEncoder::new(&mut reply.buf, job.protocol);
+                f(&job.args, &mut self.ctx(job.db, now), &mut enc);
+                JobOutcome::Reply(start..reply.buf.len())
+            }
+            Dispatch::KeysCount(f) => JobOutcome::Int(f(&job.args, &mut self.ctx(job.db, now))),
+            Dispatch::AllShards { op, .. } => {
+                JobOutcome::Int(op(&job.args, &mut self.ctx(job.db, now)))
+            }
+            Dispatch::Info => JobOutcome::Stats(Box::new(self.stats.snapshot(&self.dbs))),
+            // Connection commands never leave their connection's thread.
+            Dispatch::Connection(_) => JobOutcome::Int(0),
+        };
+        reply.outcomes.push(outcome);
+    }
+
+    fn run_op(&mut self, op: TxOp, now: UnixMillis) -> JobOutcome {
+        match op {
+            TxOp::Count { f, db, args } => JobOutcome::Int(f(&args, &mut self.ctx(db, now))),
+            TxOp::Mget { db, args } => {
+                JobOutcome::Values(commands::mget_part(&args, &mut self.ctx(db, now)))
+            }
+            TxOp::Read { db, key } => {
+                let entry = self.dbs.db(db as usize).get(&key, now).map(|e| Moved {
+                    value: e.value().clone(),
+                    deadline: e.deadline(),
+                });
+                JobOutcome::Entry(entry)
+            }
+            TxOp::Write { db, key, entry } => {
+                self.dbs
+                    .db(db as usize)
+                    .set(&key, entry.value, entry.deadline, now);
+                JobOutcome::Int(1)
+            }
+        }
     }
 
     /// Active expiry: reclaims up to the tick's budget of due keys.

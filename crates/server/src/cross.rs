@@ -1,0 +1,322 @@
+//! Commands whose keys live on several shards, run as transactions (see
+//! `txn.rs`): the plan of each — which shard does what in which hop — and
+//! how their answers become one reply. What each step does to a shard's
+//! data is the commands crate's (`mget_part`, `mset_part`, the count parts).
+
+use crate::reactor::Reactor;
+use crate::shard::{BatchReply, JobOutcome, Locks, Moved, TxOp};
+use crate::txn::Transaction;
+use commands::{Combine, CommandSpec, CountFn, Cross, Dispatch, ShardCtx};
+use resp::{Args, Protocol, ReplyEncoder};
+
+/// Runs `args` (whose keys span shards, or which touches every shard) as a
+/// transaction and appends its reply to `out`.
+pub(crate) async fn run(
+    reactor: &Reactor,
+    spec: &'static CommandSpec,
+    db: u32,
+    protocol: Protocol,
+    args: Args,
+    out: &mut Vec<u8>,
+) {
+    let mut enc = ReplyEncoder::new(out, protocol);
+    let done = match spec.dispatch {
+        Dispatch::KeysCount(f) => count(reactor, f, db, &args, &mut enc).await,
+        Dispatch::AllShards { op, combine, .. } => {
+            broadcast(reactor, op, combine, db, &args, &mut enc).await
+        }
+        Dispatch::Multi { cross, .. } => match cross {
+            Cross::Mget => mget(reactor, db, &args, &mut enc).await,
+            Cross::Mset => mset(reactor, db, &args, &mut enc).await,
+            Cross::Msetnx => msetnx(reactor, db, &args, &mut enc).await,
+            Cross::Rename { nx } => rename(reactor, db, &args, nx, &mut enc).await,
+            Cross::Copy | Cross::Lcs => None,
+        },
+        Dispatch::Key(_) | Dispatch::SubKey(_) | Dispatch::Connection(_) | Dispatch::Info => None,
+    };
+    if done.is_none() {
+        enc.error("ERR server is shutting down");
+    }
+}
+
+/// One shard's share of a command's keys.
+struct Part {
+    shard: usize,
+    /// The command name, then this shard's keys (each with the `width - 1`
+    /// arguments after it).
+    args: Args,
+    /// The keys' hashes, for the intent locks.
+    hashes: Vec<u64>,
+    /// Where each key was in the request.
+    positions: Vec<usize>,
+}
+
+/// Splits the keys of `args[1..]` (every `width`-th argument, each with the
+/// `width - 1` that follow it) by shard.
+fn split(args: &Args, width: usize, shards: usize) -> Vec<Part> {
+    let mut parts: Vec<Part> = Vec::new();
+    for (position, i) in (1..args.len()).step_by(width).enumerate() {
+        let key = args.get(i);
+        let shard = store::shard_of(key, shards);
+        let part = match parts.iter().position(|p| p.shard == shard) {
+            Some(p) => &mut parts[p],
+            None => {
+                parts.push(Part {
+                    shard,
+                    args: Args::from_slices(&[args.get(0)]),
+                    hashes: Vec::new(),
+                    positions: Vec::new(),
+                });
+                parts.last_mut().expect("just pushed")
+            }
+        };
+        for j in i..(i + width).min(args.len()) {
+            part.args.push(args.get(j));
+        }
+        part.hashes.push(store::key_hash(key));
+        part.positions.push(position);
+    }
+    parts
+}
+
+fn key_locks(parts: &[Part]) -> Vec<(usize, Locks)> {
+    parts
+        .iter()
+        .map(|p| (p.shard, Locks::Keys(p.hashes.clone())))
+        .collect()
+}
+
+fn int(reply: &Option<BatchReply>) -> i64 {
+    match reply.as_ref().and_then(|r| r.outcomes.first()) {
+        Some(JobOutcome::Int(n)) => *n,
+        _ => 0,
+    }
+}
+
+/// DEL, UNLINK, EXISTS, TOUCH: every shard counts over its keys; the sum.
+async fn count(
+    reactor: &Reactor,
+    f: CountFn,
+    db: u32,
+    args: &Args,
+    enc: &mut ReplyEncoder<'_>,
+) -> Option<()> {
+    let parts = split(args, 1, reactor.shards);
+    let tx = Transaction::begin(reactor, key_locks(&parts)).await?;
+    let ops = parts
+        .into_iter()
+        .map(|p| {
+            (
+                p.shard,
+                vec![TxOp::Count {
+                    f,
+                    db,
+                    args: p.args,
+                }],
+            )
+        })
+        .collect();
+    let replies = tx.hop(reactor, ops, true).await;
+    enc.integer(replies.iter().map(int).sum());
+    Some(())
+}
+
+/// DBSIZE, FLUSHDB, FLUSHALL, SWAPDB: every shard, locked whole.
+async fn broadcast(
+    reactor: &Reactor,
+    f: CountFn,
+    combine: Combine,
+    db: u32,
+    args: &Args,
+    enc: &mut ReplyEncoder<'_>,
+) -> Option<()> {
+    let shards = 0..reactor.shards;
+    let tx =
+        Transaction::begin(reactor, shards.clone().map(|s| (s, Locks::Shard)).collect()).await?;
+    let ops = shards
+        .map(|s| {
+            let args = args.clone();
+            (s, vec![TxOp::Count { f, db, args }])
+        })
+        .collect();
+    let replies = tx.hop(reactor, ops, true).await;
+    match combine {
+        Combine::Sum => enc.integer(replies.iter().map(int).sum()),
+        Combine::Ok => enc.ok(),
+    }
+    Some(())
+}
+
+async fn mget(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let parts = split(args, 1, reactor.shards);
+    let tx = Transaction::begin(reactor, key_locks(&parts)).await?;
+    let positions: Vec<(usize, Vec<usize>)> = parts
+        .iter()
+        .map(|p| (p.shard, p.positions.clone()))
+        .collect();
+    let ops = parts
+        .into_iter()
+        .map(|p| (p.shard, vec![TxOp::Mget { db, args: p.args }]))
+        .collect();
+    let mut replies = tx.hop(reactor, ops, true).await;
+    let mut values: Vec<Option<Vec<u8>>> = vec![None; args.len() - 1];
+    for (shard, positions) in positions {
+        let reply = replies[shard].take();
+        if let Some(JobOutcome::Values(found)) = reply.and_then(|mut r| r.outcomes.pop()) {
+            for (position, value) in positions.into_iter().zip(found) {
+                values[position] = value;
+            }
+        }
+    }
+    enc.array_len(values.len());
+    for value in &values {
+        match value {
+            Some(v) => enc.bulk(v),
+            None => enc.null(),
+        }
+    }
+    Some(())
+}
+
+fn mset_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
+    commands::mset_part(args, ctx);
+    0
+}
+
+async fn mset(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let parts = split(args, 2, reactor.shards);
+    let tx = Transaction::begin(reactor, key_locks(&parts)).await?;
+    let ops = parts
+        .into_iter()
+        .map(|p| {
+            let f = mset_count;
+            (
+                p.shard,
+                vec![TxOp::Count {
+                    f,
+                    db,
+                    args: p.args,
+                }],
+            )
+        })
+        .collect();
+    tx.hop(reactor, ops, true).await;
+    enc.ok();
+    Some(())
+}
+
+async fn msetnx(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let parts = split(args, 2, reactor.shards);
+    let tx = Transaction::begin(reactor, key_locks(&parts)).await?;
+    let check = parts
+        .iter()
+        .map(|p| {
+            let (f, args) = (commands::msetnx_existing, p.args.clone());
+            (p.shard, vec![TxOp::Count { f, db, args }])
+        })
+        .collect();
+    let existing: i64 = tx.hop(reactor, check, false).await.iter().map(int).sum();
+    let ops = if existing == 0 {
+        parts
+            .into_iter()
+            .map(|p| {
+                let f = mset_count;
+                (
+                    p.shard,
+                    vec![TxOp::Count {
+                        f,
+                        db,
+                        args: p.args,
+                    }],
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    tx.hop(reactor, ops, true).await;
+    enc.integer(i64::from(existing == 0));
+    Some(())
+}
+
+fn exists_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
+    let now = ctx.now;
+    let db = ctx.keyspace();
+    args.iter()
+        .skip(1)
+        .filter(|key| db.get(key, now).is_some())
+        .count() as i64
+}
+
+fn delete_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
+    let now = ctx.now;
+    let db = ctx.keyspace();
+    args.iter()
+        .skip(1)
+        .filter(|key| db.remove(key, now).is_some())
+        .count() as i64
+}
+
+fn entry(reply: Option<BatchReply>) -> Option<Moved> {
+    match reply.and_then(|mut r| r.outcomes.pop()) {
+        Some(JobOutcome::Entry(entry)) => entry,
+        _ => None,
+    }
+}
+
+/// RENAME / RENAMENX src dst with src and dst on different shards: read the
+/// source (and, for NX, check the destination); then delete the source and
+/// write the destination, in one hop, under both locks.
+async fn rename(
+    reactor: &Reactor,
+    db: u32,
+    args: &Args,
+    nx: bool,
+    enc: &mut ReplyEncoder<'_>,
+) -> Option<()> {
+    let (src, dst) = (args.get(1), args.get(2));
+    let (from, to) = (
+        store::shard_of(src, reactor.shards),
+        store::shard_of(dst, reactor.shards),
+    );
+    let locks = vec![
+        (from, Locks::Keys(vec![store::key_hash(src)])),
+        (to, Locks::Keys(vec![store::key_hash(dst)])),
+    ];
+    let tx = Transaction::begin(reactor, locks).await?;
+    let key = src.to_vec();
+    let mut check = vec![(from, vec![TxOp::Read { db, key }])];
+    if nx {
+        let (f, args) = (exists_count, Args::from_slices(&[b"exists", dst]));
+        check.push((to, vec![TxOp::Count { f, db, args }]));
+    }
+    let mut replies = tx.hop(reactor, check, false).await;
+    let exists = nx && int(&replies[to]) > 0;
+    let Some(moved) = entry(replies[from].take()) else {
+        tx.hop(reactor, Vec::new(), true).await;
+        enc.error("ERR no such key");
+        return Some(());
+    };
+    if exists {
+        tx.hop(reactor, Vec::new(), true).await;
+        enc.integer(0);
+        return Some(());
+    }
+    let (f, del) = (delete_count, Args::from_slices(&[b"del", src]));
+    let write = TxOp::Write {
+        db,
+        key: dst.to_vec(),
+        entry: moved,
+    };
+    let ops = vec![
+        (from, vec![TxOp::Count { f, db, args: del }]),
+        (to, vec![write]),
+    ];
+    tx.hop(reactor, ops, true).await;
+    if nx {
+        enc.integer(1);
+    } else {
+        enc.ok();
+    }
+    Some(())
+}
