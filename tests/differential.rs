@@ -6,7 +6,7 @@
 #[macro_use]
 mod common;
 
-use common::{encode, show, Client, RedisServer, Server};
+use common::{encode, show, split_args, Client, RedisServer, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -259,55 +259,6 @@ GET missing
 SET r v NX
 QUIT
 "#;
-
-/// Splits one script line into arguments.
-fn split_args(line: &str) -> Vec<Vec<u8>> {
-    let mut args = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&first) = chars.peek() else {
-            return args;
-        };
-        let mut arg = Vec::new();
-        if first == '"' {
-            chars.next();
-            loop {
-                match chars
-                    .next()
-                    .unwrap_or_else(|| panic!("unbalanced quotes in {line:?}"))
-                {
-                    '"' => break,
-                    '\\' => match chars.next() {
-                        Some('r') => arg.push(b'\r'),
-                        Some('n') => arg.push(b'\n'),
-                        Some('t') => arg.push(b'\t'),
-                        Some('0') => arg.push(0),
-                        Some('x') => {
-                            let hex: String =
-                                [chars.next(), chars.next()].iter().flatten().collect();
-                            arg.push(u8::from_str_radix(&hex, 16).expect("\\xHH"));
-                        }
-                        Some(c) => arg.extend_from_slice(c.to_string().as_bytes()),
-                        None => panic!("dangling backslash in {line:?}"),
-                    },
-                    c => arg.extend_from_slice(c.to_string().as_bytes()),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                arg.extend_from_slice(c.to_string().as_bytes());
-                chars.next();
-            }
-        }
-        args.push(arg);
-    }
-}
 
 fn read_or_describe(client: &mut Client) -> Result<Vec<u8>, String> {
     client

@@ -371,6 +371,12 @@ impl RedisServer {
     /// Starts `redis-server` (no persistence, not daemonised). `None` when it
     /// is not installed and `CI` is unset; panics when `CI` is set.
     pub fn start() -> Option<RedisServer> {
+        RedisServer::start_with(&[])
+    }
+
+    /// Like [`RedisServer::start`], with extra command-line arguments
+    /// (`["--enable-debug-command", "yes"]`, say).
+    pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
         let Some(binary) = find_on_path("redis-server") else {
             if std::env::var_os("CI").is_some() {
                 panic!(
@@ -393,6 +399,7 @@ impl RedisServer {
             command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
             command.args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
             command.args(["--loglevel", "warning"]);
+            command.args(extra);
             let mut process = Process::spawn(&mut command).expect("spawn redis-server");
             match wait_until_serving(&mut process, port, "redis-server") {
                 Ok(()) => return Some(RedisServer { port, process }),
@@ -411,6 +418,57 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.process.kill_now();
+    }
+}
+
+/// Splits one script line into arguments the way redis-cli does: blanks
+/// separate arguments, double quotes group them and understand
+/// `\r \n \t \0 \\ \" \xHH`. Panics on malformed lines (a bug in the script).
+pub fn split_args(line: &str) -> Vec<Vec<u8>> {
+    let mut args = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return args;
+        };
+        let mut arg = Vec::new();
+        if first == '"' {
+            chars.next();
+            loop {
+                match chars
+                    .next()
+                    .unwrap_or_else(|| panic!("unbalanced quotes in {line:?}"))
+                {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('r') => arg.push(b'\r'),
+                        Some('n') => arg.push(b'\n'),
+                        Some('t') => arg.push(b'\t'),
+                        Some('0') => arg.push(0),
+                        Some('x') => {
+                            let hex: String =
+                                [chars.next(), chars.next()].iter().flatten().collect();
+                            arg.push(u8::from_str_radix(&hex, 16).expect("\\xHH"));
+                        }
+                        Some(c) => arg.extend_from_slice(c.to_string().as_bytes()),
+                        None => panic!("dangling backslash in {line:?}"),
+                    },
+                    c => arg.extend_from_slice(c.to_string().as_bytes()),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                arg.extend_from_slice(c.to_string().as_bytes());
+                chars.next();
+            }
+        }
+        args.push(arg);
     }
 }
 
@@ -559,6 +617,68 @@ impl Client {
                 format!("{e} (after reading {})", show(&out)),
             )),
         }
+    }
+
+    /// The next reply if one starts arriving within `wait`; `None` if the
+    /// server stays silent that long. The reply itself is read with the
+    /// usual [`REPLY_TIMEOUT`].
+    pub fn reply_within(&mut self, wait: Duration) -> Option<io::Result<Vec<u8>>> {
+        if self.reader.buffer().is_empty() {
+            let stream = self.reader.get_ref();
+            if let Err(e) = stream.set_read_timeout(Some(wait)) {
+                return Some(Err(e));
+            }
+            let arrived = self.reader.fill_buf().map(|b| b.len());
+            if let Err(e) = self.reader.get_ref().set_read_timeout(Some(REPLY_TIMEOUT)) {
+                return Some(Err(e));
+            }
+            match arrived {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
+                Err(e) => return Some(Err(e)),
+                Ok(_) => {}
+            }
+        }
+        Some(self.try_read_reply())
+    }
+
+    /// Writes `request` from another thread while reading up to `replies`
+    /// replies here (so that a long pipeline cannot deadlock on full socket
+    /// buffers). Returns the replies read and, if it stopped early, why.
+    pub fn try_pipeline(
+        &mut self,
+        request: Vec<u8>,
+        replies: usize,
+    ) -> (Vec<Vec<u8>>, Option<io::Error>) {
+        let mut writer = match self.writer.try_clone() {
+            Ok(writer) => writer,
+            Err(e) => return (Vec::new(), Some(e)),
+        };
+        let sender = thread::spawn(move || writer.write_all(&request));
+        let mut out = Vec::with_capacity(replies);
+        let mut failure = None;
+        while out.len() < replies {
+            match self.try_read_reply() {
+                Ok(reply) => out.push(reply),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let written = sender
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
+        if let (None, Err(e)) = (&failure, written) {
+            failure = Some(e);
+        }
+        (out, failure)
     }
 
     /// Sends one command and returns its reply's raw bytes.
