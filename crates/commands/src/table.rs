@@ -3,7 +3,7 @@
 //! this one table; COMMAND's replies come from Redis's own metadata, captured
 //! in `generated_docs.rs` in the same order.
 
-use crate::{connection, expire, introspection, keyspace, strings};
+use crate::{client, config, connection, expire, introspection, keyspace, strings};
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
 
@@ -106,6 +106,8 @@ pub static TABLE: &[CommandSpec] = &[
     spec("hello", -1, Dispatch::Connection(connection::hello)),
     spec("quit", -1, Dispatch::Connection(connection::quit)),
     spec("select", 2, Dispatch::Connection(connection::select)),
+    spec("client", -2, Dispatch::Connection(client::client)),
+    spec("reset", 1, Dispatch::Connection(client::reset)),
     // strings
     spec("get", 2, Dispatch::Key(strings::get)),
     spec("set", -3, Dispatch::Key(strings::set)),
@@ -151,6 +153,8 @@ pub static TABLE: &[CommandSpec] = &[
     // server
     spec("command", -1, Dispatch::Connection(introspection::command)),
     spec("info", -1, Dispatch::Info),
+    spec("config", -2, Dispatch::Connection(config::config)),
+    spec("time", 1, Dispatch::Connection(client::time)),
 ];
 
 /// Finds a command by name, case-insensitively.
