@@ -106,6 +106,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         stats.connected_clients += 1;
     }
     let mut client = Client::new(id);
+    let registration = crate::clients::register(&mut client, &stream);
     let mut parser = RequestParser::new(resp::DEFAULT_MAX_BULK_LEN);
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
@@ -142,13 +143,37 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         }
         if !requests.is_empty() {
             reactor.active_batches.set(reactor.active_batches.get() + 1);
-            execute(&reactor, &mut client, &mut batch, &mut requests, &mut out).await;
+            // clients.rs: commands that need every shard's clients, CLIENT
+            // REPLY and CONFIG RESETSTAT run one at a time.
+            if crate::clients::one_by_one(&client, &requests) {
+                for args in std::mem::take(&mut requests) {
+                    if client.close_after_reply {
+                        break;
+                    }
+                    crate::clients::note_command(&mut client, &args);
+                    let start = out.len();
+                    if let Some(what) = crate::clients::gathered(&args) {
+                        crate::clients::run(&reactor, &mut client, args, what, &mut out).await;
+                    } else {
+                        let mut one = vec![args];
+                        execute(&reactor, &mut client, &mut batch, &mut one, &mut out).await;
+                    }
+                    crate::clients::apply_reply_mode(&mut client, &mut out, start);
+                }
+            } else {
+                if let Some(last) = requests.last() {
+                    crate::clients::note_command(&mut client, last);
+                }
+                execute(&reactor, &mut client, &mut batch, &mut requests, &mut out).await;
+            }
+            crate::clients::sync(&client);
             reactor.active_batches.set(reactor.active_batches.get() - 1);
         }
-        // After QUIT nothing else is answered, a protocol error included.
+        // After QUIT nothing else is answered, a protocol error included
+        // (nor with CLIENT REPLY OFF).
         if let Some(e) = protocol_error
             .as_ref()
-            .filter(|_| !client.close_after_reply)
+            .filter(|_| !client.close_after_reply && !client.reply.suppressed())
         {
             ReplyEncoder::new(&mut out, client.protocol).error(&e.reply_text());
         }
@@ -163,6 +188,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         }
     }
     reactor.state.borrow_mut().stats.connected_clients -= 1;
+    drop(registration); // before the close: CLIENT KILL must not reach a reused fd
     let _ = stream.close().await;
 }
 
