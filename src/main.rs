@@ -29,11 +29,17 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The logger passes every level and `log`'s max level filters, so that
+    // CONFIG SET loglevel can change it at run time (unless RUST_LOG rules).
+    let from_env = std::env::var_os("RUST_LOG").is_some();
     env_logger::Builder::new()
-        .filter_level(cli.loglevel)
+        .filter_level(log::LevelFilter::Trace)
         .parse_env("RUST_LOG")
         .format_timestamp_millis()
         .init();
+    if !from_env {
+        log::set_max_level(cli.loglevel);
+    }
     let config = server::Config {
         bind: cli.bind,
         port: cli.port,

@@ -1,6 +1,8 @@
-//! Connection commands: PING, ECHO, HELLO, QUIT, SELECT. They run on the
-//! connection's own thread and read or change its state.
+//! Connection commands: PING, ECHO, HELLO, QUIT, SELECT, and the state of a
+//! client connection they read or change ([`Client`]). They run on the
+//! connection's own thread. CLIENT, RESET and TIME are in `client.rs`.
 
+use crate::client::ReplyMode;
 use crate::error::reply_error;
 use crate::number::{integer_arg, parse_i64};
 use crate::{CommandError, REDIS_VERSION};
@@ -19,6 +21,28 @@ pub struct Client {
     pub name: Option<Vec<u8>>,
     /// Set by QUIT: close once the replies so far are written.
     pub close_after_reply: bool,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Vec<u8>>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<Vec<u8>>,
+    /// CLIENT NO-EVICT (shown in CLIENT LIST; Mayfly never evicts clients).
+    pub no_evict: bool,
+    /// CLIENT NO-TOUCH (shown in CLIENT LIST; Mayfly keeps no LRU/LFU data).
+    pub no_touch: bool,
+    /// CLIENT REPLY's state: whether the server sends each reply.
+    pub reply: ReplyMode,
+    /// Peer address, `ip:port` (set by the server on accept).
+    pub addr: String,
+    /// Local address, `ip:port` (set by the server on accept).
+    pub laddr: String,
+    /// The socket's file descriptor, -1 if none.
+    pub fd: i32,
+    /// When the connection was accepted.
+    pub created: store::UnixMillis,
+    /// When it last ran a command.
+    pub last_interaction: store::UnixMillis,
+    /// Full name of the last command run (`get`, `client|list`); empty: none.
+    pub last_cmd: String,
 }
 
 impl Client {
@@ -30,6 +54,17 @@ impl Client {
             protocol: Protocol::Resp2,
             name: None,
             close_after_reply: false,
+            lib_name: None,
+            lib_ver: None,
+            no_evict: false,
+            no_touch: false,
+            reply: ReplyMode::default(),
+            addr: String::new(),
+            laddr: String::new(),
+            fd: -1,
+            created: 0,
+            last_interaction: 0,
+            last_cmd: String::new(),
         }
     }
 }
@@ -41,6 +76,10 @@ pub struct ServerFacts {
     pub databases: usize,
     /// Number of shards.
     pub shards: usize,
+    /// TCP port (CONFIG GET port).
+    pub port: u16,
+    /// Listening address (CONFIG GET bind).
+    pub bind: String,
 }
 
 /// PING [message]

@@ -15,6 +15,9 @@ pub struct ShardStats {
     pub databases: Vec<(usize, usize)>,
     /// Keys deleted by expiry, lazily or by the timer wheel.
     pub expired_keys: u64,
+    /// The keyspaces' expiry total at the last CONFIG RESETSTAT, subtracted
+    /// from it in [`ShardStats::snapshot`].
+    pub expired_keys_before_reset: u64,
     /// Reads that found their key.
     pub keyspace_hits: u64,
     /// Reads that did not.
@@ -38,6 +41,9 @@ impl ShardStats {
             out.databases[index] = (db.len(), db.expires_len());
             out.expired_keys += db.expired_total();
         }
+        out.expired_keys = out
+            .expired_keys
+            .saturating_sub(self.expired_keys_before_reset);
         out
     }
 }

@@ -1,5 +1,6 @@
 //! Mayfly's commands: the declarative command table and one module per command
-//! family (strings, keyspace, expire, connection, introspection), each parsing
+//! family (strings, keyspace, expire, connection, client, config, debug,
+//! introspection), each parsing
 //! its arguments with Redis 7's exact errors and executing on one shard's data.
 //!
 //! This crate decides *what* a command does; the `server` crate decides
@@ -7,10 +8,14 @@
 //! arguments and reply encoding and on `store` for the data, and must never
 //! depend on sockets, glommio or the server.
 
+mod client;
+mod config;
 mod connection;
+mod debug;
 mod error;
 mod expire;
 mod generated_docs;
+mod glob;
 mod info;
 mod introspection;
 mod keyspace;
@@ -19,13 +24,22 @@ mod number;
 mod strings;
 mod table;
 
+pub use client::client as client_command;
+pub use client::{
+    client_query, set_full_name, ClientInfo, ClientQuery, ClientType, KillFilter, ListFilter,
+    ReplyMode,
+};
+pub use config::config as config_command;
+pub use config::reset_stats;
 pub use connection::{Client, ServerFacts};
+pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::CommandError;
+pub use glob::glob_match;
 pub use info::{render_info, ProcessStats, ShardStats};
 pub use multikey::{mget_part, mset_part, msetnx_existing};
 pub use table::{
     lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
-    KeyRange, TABLE,
+    KeyFn, KeyRange, ServerOp, TABLE,
 };
 
 use store::{Databases, UnixMillis};

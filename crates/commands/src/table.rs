@@ -3,7 +3,9 @@
 //! this one table; COMMAND's replies come from Redis's own metadata, captured
 //! in `generated_docs.rs` in the same order.
 
-use crate::{connection, expire, introspection, keyspace, multikey, strings};
+use crate::{
+    client, config, connection, debug, expire, introspection, keyspace, multikey, strings,
+};
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
 
@@ -67,6 +69,17 @@ pub enum Cross {
     Lcs,
 }
 
+/// Commands the server runs itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerOp {
+    /// CLIENT LIST: every shard's clients.
+    ClientList,
+    /// CLIENT KILL: closes clients on any shard.
+    ClientKill,
+    /// CONFIG RESETSTAT: every shard's counters and the process's.
+    ResetStat,
+}
+
 /// How the results of a broadcast command are combined into one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Combine {
@@ -111,6 +124,9 @@ pub enum Dispatch {
     },
     /// INFO: gathers every shard's statistics, then renders them.
     Info,
+    /// Needs state only the server has (every shard's clients, process
+    /// counters): the server runs it.
+    Server(ServerOp),
     /// A command whose subcommands (`args[1]`) run in different places
     /// (DEBUG, CONFIG): the first route whose name matches, else `otherwise`.
     Sub {
@@ -202,6 +218,18 @@ pub static TABLE: &[CommandSpec] = &[
     spec("hello", -1, Dispatch::Connection(connection::hello)),
     spec("quit", -1, Dispatch::Connection(connection::quit)),
     spec("select", 2, Dispatch::Connection(connection::select)),
+    spec(
+        "client",
+        -2,
+        Dispatch::Sub {
+            routes: &[
+                ("list", Dispatch::Server(ServerOp::ClientList)),
+                ("kill", Dispatch::Server(ServerOp::ClientKill)),
+            ],
+            otherwise: &Dispatch::Connection(client::client),
+        },
+    ),
+    spec("reset", 1, Dispatch::Connection(client::reset)),
     // strings
     spec("get", 2, Dispatch::Key(strings::get)),
     spec("set", -3, Dispatch::Key(strings::set)),
@@ -277,6 +305,34 @@ pub static TABLE: &[CommandSpec] = &[
     // server
     spec("command", -1, Dispatch::Connection(introspection::command)),
     spec("info", -1, Dispatch::Info),
+    spec(
+        "config",
+        -2,
+        Dispatch::Sub {
+            routes: &[("resetstat", Dispatch::Server(ServerOp::ResetStat))],
+            otherwise: &Dispatch::Connection(config::config),
+        },
+    ),
+    spec(
+        "debug",
+        -2,
+        Dispatch::Sub {
+            routes: &[
+                ("sleep", Dispatch::Connection(debug::debug_sleep)),
+                (
+                    "set-active-expire",
+                    Dispatch::AllShards {
+                        validate: debug::validate_active_expire,
+                        op: debug::set_active_expire,
+                        combine: Combine::Ok,
+                    },
+                ),
+                ("help", Dispatch::Connection(debug::debug_help)),
+            ],
+            otherwise: &Dispatch::Connection(debug::debug_unknown),
+        },
+    ),
+    spec("time", 1, Dispatch::Connection(client::time)),
 ];
 
 /// Finds a command by name, case-insensitively.

@@ -24,6 +24,18 @@ impl Harness {
         }
     }
 
+    /// Runs CONFIG RESETSTAT's per-shard part; returns the stats INFO would see.
+    pub fn reset_stats(&mut self) -> ShardStats {
+        let mut ctx = ShardCtx {
+            dbs: &mut self.dbs,
+            db: self.db,
+            now: self.now,
+            stats: &mut self.stats,
+        };
+        crate::config::reset_stats(&mut ctx);
+        self.stats.snapshot(&self.dbs)
+    }
+
     /// Runs one command and returns its reply bytes.
     pub fn run(&mut self, parts: &[&str]) -> Vec<u8> {
         let args = Args::from_slices(parts);
@@ -74,21 +86,36 @@ impl Harness {
 
 /// Runs a connection command on a fresh client (id 7, 16 databases).
 pub(crate) fn run_connection(parts: &[&str]) -> (Vec<u8>, Client) {
-    let args = Args::from_slices(parts);
-    let spec = lookup(args.get(0)).expect("known command");
-    let mut client = Client::new(7);
-    let facts = ServerFacts {
+    run_connection_on(&[parts])
+}
+
+/// The facts the connection commands' tests run with.
+pub(crate) fn facts() -> ServerFacts {
+    ServerFacts {
         databases: 16,
         shards: 1,
-    };
+        port: 6379,
+        bind: "127.0.0.1".into(),
+    }
+}
+
+/// Runs connection commands in order on one fresh client (id 7, 16
+/// databases), each encoded in the protocol the client has when it starts.
+pub(crate) fn run_connection_on(commands: &[&[&str]]) -> (Vec<u8>, Client) {
+    let mut client = Client::new(7);
+    let facts = facts();
     let mut out = Vec::new();
-    let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
-    match spec.check_arity(args.len()) {
-        Err(e) => enc.error(&e.to_string()),
-        Ok(()) => match spec.route(&args) {
-            Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
-            _ => panic!("not a connection command"),
-        },
+    for parts in commands {
+        let args = Args::from_slices(parts);
+        let spec = lookup(args.get(0)).expect("known command");
+        let mut enc = ReplyEncoder::new(&mut out, client.protocol);
+        match spec.check_arity(args.len()) {
+            Err(e) => enc.error(&e.to_string()),
+            Ok(()) => match spec.route(&args) {
+                Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
+                _ => panic!("not a connection command"),
+            },
+        }
     }
     (out, client)
 }

@@ -29,6 +29,8 @@ enum Step {
     Ready(Range<usize>),
     /// The reply of job `index` on `shard`.
     Job { shard: usize, index: usize },
+    /// A step whose reply CLIENT REPLY drops (its jobs still run).
+    Silent,
     /// Combines the outcomes of `parts` (indexes into `Batch::parts`).
     Gather {
         parts: Range<usize>,
@@ -106,6 +108,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         stats.connected_clients += 1;
     }
     let mut client = Client::new(id);
+    let registration = crate::clients::register(&mut client, &stream);
     let mut parser = RequestParser::new(resp::DEFAULT_MAX_BULK_LEN);
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
@@ -142,13 +145,18 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         }
         if !requests.is_empty() {
             reactor.active_batches.set(reactor.active_batches.get() + 1);
+            if let Some(last) = requests.last() {
+                crate::clients::note_command(&mut client, last);
+            }
             execute(&reactor, &mut client, &mut batch, &mut requests, &mut out).await;
+            crate::clients::sync(&client);
             reactor.active_batches.set(reactor.active_batches.get() - 1);
         }
-        // After QUIT nothing else is answered, a protocol error included.
+        // After QUIT nothing else is answered, a protocol error included
+        // (nor with CLIENT REPLY OFF).
         if let Some(e) = protocol_error
             .as_ref()
-            .filter(|_| !client.close_after_reply)
+            .filter(|_| !client.close_after_reply && !client.reply.suppressed())
         {
             ReplyEncoder::new(&mut out, client.protocol).error(&e.reply_text());
         }
@@ -163,6 +171,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         }
     }
     reactor.state.borrow_mut().stats.connected_clients -= 1;
+    drop(registration); // before the close: CLIENT KILL must not reach a reused fd
     let _ = stream.close().await;
 }
 
@@ -183,12 +192,22 @@ async fn execute(
         let (planned, transaction) = plan(reactor, client, batch, &mut rest);
         reactor.state.borrow_mut().stats.commands_processed += planned as u64;
         run_planned(reactor, batch, out).await;
-        match transaction {
-            Some((dispatch, args)) => {
+        let Some(((dispatch, args), silent)) = transaction else {
+            break;
+        };
+        let start = out.len();
+        match dispatch {
+            Dispatch::Server(op) => {
+                crate::clients::note_command(client, &args);
+                crate::clients::run(reactor, client, &reactor.facts, args, op, out).await;
+            }
+            _ => {
                 let db = client.db as u32;
                 crate::cross::run(reactor, dispatch, db, client.protocol, args, out).await;
             }
-            None => break,
+        }
+        if silent {
+            out.truncate(start);
         }
     }
 }
@@ -232,100 +251,126 @@ async fn run_planned(reactor: &Reactor, batch: &mut Batch, out: &mut Vec<u8>) {
     batch.local.clear();
 }
 
-/// A command to run as a transaction once the steps before it are answered.
+/// A command to run after the steps before it are answered: a transaction,
+/// or a command the server runs itself.
 type Deferred = (Dispatch, Args);
 
-/// Plans requests in order until one must run as a transaction (returned);
-/// also returns how many commands were planned.
+/// Plans requests in order until one must be deferred (returned, with
+/// whether CLIENT REPLY silences it); also returns how many commands were
+/// planned.
 fn plan(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
     requests: &mut impl Iterator<Item = Args>,
-) -> (usize, Option<Deferred>) {
-    let shards = reactor.shards;
+) -> (usize, Option<(Deferred, bool)>) {
     let mut planned = 0;
     for args in requests.by_ref() {
         if client.close_after_reply {
             continue; // after QUIT nothing else runs
         }
-        let protocol = client.protocol;
-        let Some(spec) = lookup(args.get(0)) else {
-            batch.ready_error(protocol, &unknown_command_error(&args).to_string());
-            continue;
-        };
-        if let Err(e) = spec.check_arity(args.len()) {
-            batch.ready_error(protocol, &e.to_string());
-            continue;
+        let steps = batch.steps.len();
+        let deferred = plan_one(reactor, client, batch, args, &mut planned);
+        // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
+        let silent = client.reply.suppressed();
+        client.reply.command_done();
+        if let Some(deferred) = deferred {
+            return (planned, Some((deferred, silent)));
         }
-        // Redis counts commands that were looked up and passed the arity check.
-        planned += 1;
-        let db = client.db as u32;
-        let dispatch = spec.route(&args);
-        let job = |args| Job {
-            dispatch,
-            db,
-            protocol,
-            args,
-        };
-        match dispatch {
-            Dispatch::Connection(f) => {
-                let start = batch.local.len();
-                f(
-                    &args,
-                    client,
-                    &reactor.facts,
-                    &mut ReplyEncoder::new(&mut batch.local, protocol),
-                );
-                batch.steps.push(Step::Ready(start..batch.local.len()));
-            }
-            Dispatch::Key(_) | Dispatch::SubKey(_) => {
-                let key = match dispatch {
-                    Dispatch::SubKey(_) => args.iter().nth(2).unwrap_or_default(),
-                    _ => args.get(1),
-                };
-                let shard = store::shard_of(key, shards);
-                let index = batch.push_job(shard, job(args));
-                batch.steps.push(Step::Job { shard, index });
-            }
-            Dispatch::KeysCount(_) => {
-                let sum = GatherKind::Combine(Combine::Sum);
-                match single_shard(args.iter().skip(1), shards) {
-                    Some(shard) => batch.gather(protocol, sum, [(shard, job(args))]),
-                    None => return (planned, Some((dispatch, args))),
-                }
-            }
-            Dispatch::Multi { validate, keys, .. } => {
-                if let Err(e) = validate(&args) {
-                    batch.ready_error(protocol, &e.to_string());
-                    continue;
-                }
-                match single_shard(keys.keys(&args), shards) {
-                    Some(shard) => {
-                        let index = batch.push_job(shard, job(args));
-                        batch.steps.push(Step::Job { shard, index });
-                    }
-                    None => return (planned, Some((dispatch, args))),
-                }
-            }
-            Dispatch::AllShards {
-                validate, combine, ..
-            } => match validate(&args) {
-                Ok(()) if shards == 1 => {
-                    batch.gather(protocol, GatherKind::Combine(combine), [(0, job(args))])
-                }
-                Ok(()) => return (planned, Some((dispatch, args))),
-                Err(e) => batch.ready_error(protocol, &e.to_string()),
-            },
-            Dispatch::Info => {
-                let jobs = (0..shards).map(|shard| (shard, job(Args::new())));
-                batch.gather(protocol, GatherKind::Info(args), jobs)
-            }
-            // `route` never returns a Sub.
-            Dispatch::Sub { .. } => batch.ready_error(protocol, "ERR unknown subcommand"),
+        if silent && batch.steps.len() > steps {
+            batch.steps.pop();
+            batch.steps.push(Step::Silent);
         }
     }
     (planned, None)
+}
+
+/// Plans one request: its step, or the command to defer.
+fn plan_one(
+    reactor: &Reactor,
+    client: &mut Client,
+    batch: &mut Batch,
+    args: Args,
+    planned: &mut usize,
+) -> Option<Deferred> {
+    let shards = reactor.shards;
+    let protocol = client.protocol;
+    let Some(spec) = lookup(args.get(0)) else {
+        batch.ready_error(protocol, &unknown_command_error(&args).to_string());
+        return None;
+    };
+    if let Err(e) = spec.check_arity(args.len()) {
+        batch.ready_error(protocol, &e.to_string());
+        return None;
+    }
+    // Redis counts commands that were looked up and passed the arity check.
+    *planned += 1;
+    let db = client.db as u32;
+    let dispatch = spec.route(&args);
+    let job = |args| Job {
+        dispatch,
+        db,
+        protocol,
+        args,
+    };
+    match dispatch {
+        Dispatch::Connection(f) => {
+            let start = batch.local.len();
+            f(
+                &args,
+                client,
+                &reactor.facts,
+                &mut ReplyEncoder::new(&mut batch.local, protocol),
+            );
+            batch.steps.push(Step::Ready(start..batch.local.len()));
+        }
+        Dispatch::Key(_) | Dispatch::SubKey(_) => {
+            let key = match dispatch {
+                Dispatch::SubKey(_) => args.iter().nth(2).unwrap_or_default(),
+                _ => args.get(1),
+            };
+            let shard = store::shard_of(key, shards);
+            let index = batch.push_job(shard, job(args));
+            batch.steps.push(Step::Job { shard, index });
+        }
+        Dispatch::KeysCount(_) => {
+            let sum = GatherKind::Combine(Combine::Sum);
+            match single_shard(args.iter().skip(1), shards) {
+                Some(shard) => batch.gather(protocol, sum, [(shard, job(args))]),
+                None => return Some((dispatch, args)),
+            }
+        }
+        Dispatch::Multi { validate, keys, .. } => {
+            if let Err(e) = validate(&args) {
+                batch.ready_error(protocol, &e.to_string());
+                return None;
+            }
+            match single_shard(keys.keys(&args), shards) {
+                Some(shard) => {
+                    let index = batch.push_job(shard, job(args));
+                    batch.steps.push(Step::Job { shard, index });
+                }
+                None => return Some((dispatch, args)),
+            }
+        }
+        Dispatch::AllShards {
+            validate, combine, ..
+        } => match validate(&args) {
+            Ok(()) if shards == 1 => {
+                batch.gather(protocol, GatherKind::Combine(combine), [(0, job(args))])
+            }
+            Ok(()) => return Some((dispatch, args)),
+            Err(e) => batch.ready_error(protocol, &e.to_string()),
+        },
+        Dispatch::Info => {
+            let jobs = (0..shards).map(|shard| (shard, job(Args::new())));
+            batch.gather(protocol, GatherKind::Info(args), jobs)
+        }
+        Dispatch::Server(_) => return Some((dispatch, args)),
+        // `route` never returns a Sub.
+        Dispatch::Sub { .. } => batch.ready_error(protocol, "ERR unknown subcommand"),
+    }
+    None
 }
 
 /// The shard all `keys` live on, if they share one.
@@ -344,6 +389,7 @@ fn assemble(reactor: &Reactor, batch: &Batch, replies: &[Option<BatchReply>], ou
     };
     for step in &batch.steps {
         match step {
+            Step::Silent => {}
             Step::Ready(range) => out.extend_from_slice(&batch.local[range.clone()]),
             Step::Job { shard, index } => match outcome(*shard, *index) {
                 Some((reply, JobOutcome::Reply(range))) => {

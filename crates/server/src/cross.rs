@@ -36,7 +36,8 @@ pub(crate) async fn run(
         | Dispatch::SubKey(_)
         | Dispatch::Connection(_)
         | Dispatch::Info
-        | Dispatch::Sub { .. } => None,
+        | Dispatch::Sub { .. }
+        | Dispatch::Server(_) => None,
     };
     if done.is_none() {
         enc.error("ERR server is shutting down");

@@ -7,6 +7,7 @@
 //! listeners, connections, routing, the mesh, background ticks, INFO's
 //! process figures and shutdown. Nothing outside `src/main.rs` depends on it.
 
+mod clients;
 mod connection;
 pub mod cpu;
 mod cross;

@@ -104,6 +104,8 @@ pub(crate) async fn run_shard(
         facts: ServerFacts {
             databases: process.config.databases,
             shards,
+            port: process.config.port,
+            bind: process.config.bind.to_string(),
         },
         process,
         active_batches: Cell::new(0),

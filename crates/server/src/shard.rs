@@ -338,7 +338,10 @@ impl ShardState {
             Dispatch::KeysCount(_) => args.iter().skip(1).any(locked),
             Dispatch::Multi { keys, .. } => keys.keys(args).any(locked),
             Dispatch::AllShards { .. } => true,
-            Dispatch::Connection(_) | Dispatch::Info | Dispatch::Sub { .. } => false,
+            Dispatch::Connection(_)
+            | Dispatch::Info
+            | Dispatch::Sub { .. }
+            | Dispatch::Server(_) => false,
         }
     }
 
@@ -394,7 +397,9 @@ impl ShardState {
             Dispatch::Info => JobOutcome::Stats(Box::new(self.stats.snapshot(&self.dbs))),
             // Connection commands never leave their connection's thread,
             // and jobs carry routes already taken.
-            Dispatch::Connection(_) | Dispatch::Sub { .. } => JobOutcome::Int(0),
+            Dispatch::Connection(_) | Dispatch::Sub { .. } | Dispatch::Server(_) => {
+                JobOutcome::Int(0)
+            }
         };
         reply.outcomes.push(outcome);
     }
