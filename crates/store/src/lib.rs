@@ -6,6 +6,7 @@
 //! a fake clock. It must never depend on sockets, glommio, the wire protocol
 //! or the command table.
 
+mod glob;
 mod hash;
 mod key;
 mod keyspace;
@@ -13,6 +14,7 @@ pub mod memory;
 mod value;
 mod wheel;
 
+pub use glob::glob_match;
 pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
 pub use keyspace::{Entry, ExpireOutcome, Keyspace, MAX_DEADLINE};
 pub use value::Value;
