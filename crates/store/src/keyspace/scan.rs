@@ -53,18 +53,19 @@ impl Keyspace {
                 .saturating_sub(visited)
                 .max(table.len() / SCAN_SEGMENT_FRACTION)
                 .max(1);
-            let mut hashes: Vec<u32> = table
+            // One pass over the segment; the second walks this list only.
+            let mut found: Vec<(u32, &Entry)> = table
                 .iter()
-                .map(|e| e.key.hash32())
-                .filter(|&h| h >= bound)
+                .map(|e| (e.key.hash32(), e))
+                .filter(|&(h, _)| h >= bound)
                 .collect();
             // The largest hash this call takes from the segment, when it
             // cannot take them all.
-            let last = (hashes.len() > want).then(|| *hashes.select_nth_unstable(want - 1).1);
+            let last = (found.len() > want)
+                .then(|| found.select_nth_unstable_by_key(want - 1, |&(h, _)| h).1 .0);
             let mut taken = 0;
-            for entry in table.iter() {
-                let h = entry.key.hash32();
-                if h >= bound && last.is_none_or(|last| h <= last) {
+            for &(h, entry) in &found {
+                if last.is_none_or(|last| h <= last) {
                     taken += 1;
                     if !entry.is_expired(now) {
                         visit(entry);
@@ -73,7 +74,7 @@ impl Keyspace {
             }
             visited += taken;
             match last {
-                Some(last) if taken < hashes.len() => return pack(segment, last + 1),
+                Some(last) if taken < found.len() => return pack(segment, last + 1),
                 _ => {
                     segment += 1;
                     bound = 0;
