@@ -35,6 +35,12 @@ pub enum CommandError {
     GtWithLt,
     /// `ERR Client names cannot contain spaces, newlines or special characters.`
     BadClientName,
+    /// `ERR no such key`
+    NoSuchKey,
+    /// `ERR source and destination objects are the same`
+    SameObject,
+    /// `ERR invalid cursor`
+    InvalidCursor,
     /// Any other error text, already complete (code included).
     Other(String),
 }
@@ -77,6 +83,11 @@ impl fmt::Display for CommandError {
             CommandError::BadClientName => f.write_str(
                 "ERR Client names cannot contain spaces, newlines or special characters.",
             ),
+            CommandError::NoSuchKey => f.write_str("ERR no such key"),
+            CommandError::SameObject => {
+                f.write_str("ERR source and destination objects are the same")
+            }
+            CommandError::InvalidCursor => f.write_str("ERR invalid cursor"),
             CommandError::Other(text) => f.write_str(text),
         }
     }

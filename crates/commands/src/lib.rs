@@ -21,6 +21,10 @@ mod introspection;
 mod keyspace;
 mod multikey;
 mod number;
+// KEYS, SCAN and RANDOMKEY reply lists gathered from several shards, which
+// `Dispatch` cannot express yet: their parts wait for the server to wire them.
+#[cfg_attr(not(test), allow(dead_code))]
+mod scan;
 mod strings;
 mod table;
 

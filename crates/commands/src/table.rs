@@ -269,6 +269,11 @@ pub static TABLE: &[CommandSpec] = &[
     // keyspace
     spec("del", -2, Dispatch::KeysCount(keyspace::del)),
     spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),
+    spec("touch", -2, Dispatch::KeysCount(keyspace::touch)),
+    spec("move", 3, Dispatch::Key(keyspace::move_key)),
+    spec("rename", 3, Dispatch::Key(keyspace::rename)),
+    spec("renamenx", 3, Dispatch::Key(keyspace::renamenx)),
+    spec("copy", -3, Dispatch::Key(keyspace::copy)),
     spec(
         "dbsize",
         1,
@@ -296,11 +301,24 @@ pub static TABLE: &[CommandSpec] = &[
             combine: Combine::Ok,
         },
     ),
+    spec(
+        "swapdb",
+        3,
+        Dispatch::AllShards {
+            validate: keyspace::validate_swapdb,
+            op: keyspace::swapdb,
+            combine: Combine::Ok,
+        },
+    ),
     // expire
     spec("expire", -3, Dispatch::Key(expire::expire)),
     spec("pexpire", -3, Dispatch::Key(expire::pexpire)),
+    spec("expireat", -3, Dispatch::Key(expire::expireat)),
+    spec("pexpireat", -3, Dispatch::Key(expire::pexpireat)),
     spec("ttl", 2, Dispatch::Key(expire::ttl)),
     spec("pttl", 2, Dispatch::Key(expire::pttl)),
+    spec("expiretime", 2, Dispatch::Key(expire::expiretime)),
+    spec("pexpiretime", 2, Dispatch::Key(expire::pexpiretime)),
     spec("persist", 2, Dispatch::Key(expire::persist)),
     // server
     spec("command", -1, Dispatch::Connection(introspection::command)),

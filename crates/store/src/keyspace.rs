@@ -35,6 +35,9 @@ use crate::key::StoredKey;
 use crate::wheel::TimerWheel;
 use crate::{key_hash, UnixMillis, Value};
 
+mod scan;
+pub use scan::SCAN_SEGMENT_FRACTION;
+
 /// Number of segments: bits 48..56 of the key hash choose one.
 const SEGMENTS: usize = 256;
 const SEGMENT_SHIFT: u32 = 48;

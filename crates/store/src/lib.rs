@@ -6,6 +6,7 @@
 //! a fake clock. It must never depend on sockets, glommio, the wire protocol
 //! or the command table.
 
+mod glob;
 mod hash;
 mod key;
 mod keyspace;
@@ -13,8 +14,9 @@ pub mod memory;
 mod value;
 mod wheel;
 
+pub use glob::glob_match;
 pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
-pub use keyspace::{Entry, ExpireOutcome, Keyspace, MAX_DEADLINE};
+pub use keyspace::{Entry, ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION};
 pub use value::Value;
 pub use wheel::{Advance, TimerWheel};
 
@@ -55,6 +57,12 @@ impl Databases {
         self.dbs[index].get_or_insert_with(Box::default)
     }
 
+    /// Swaps databases `a` and `b` (SWAPDB), created or not; callers
+    /// validate both `< count()`.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
     /// The databases in use, for FLUSHALL and active expiry.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Keyspace> {
         self.dbs.iter_mut().flatten().map(|db| &mut **db)
@@ -83,6 +91,17 @@ mod databases_tests {
         assert_eq!(used, vec![7]);
         assert_eq!(dbs.iter_mut().count(), 1);
         assert!(dbs.db(7).get(b"k", 1).is_some());
+    }
+
+    #[test]
+    fn swap_exchanges_databases_created_or_not() {
+        let mut dbs = Databases::new(16);
+        dbs.db(1).set(b"k", Value::String(b"v".to_vec()), None, 1);
+        dbs.swap(1, 5);
+        assert!(dbs.db(1).get(b"k", 1).is_none());
+        assert!(dbs.db(5).get(b"k", 1).is_some());
+        dbs.swap(5, 5);
+        assert!(dbs.db(5).get(b"k", 1).is_some());
     }
 }
 
