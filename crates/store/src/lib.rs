@@ -14,8 +14,8 @@ mod value;
 mod wheel;
 
 pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
-pub use keyspace::{Entry, ExpireOutcome, Keyspace, MAX_DEADLINE};
-pub use value::Value;
+pub use keyspace::{Entry, EntryParts, ExpireOutcome, Keyspace, MAX_DEADLINE};
+pub use value::{Encoding, Value};
 pub use wheel::{Advance, TimerWheel};
 
 /// A point in time: milliseconds since the unix epoch.
