@@ -35,6 +35,10 @@ pub enum CommandError {
     GtWithLt,
     /// `ERR Client names cannot contain spaces, newlines or special characters.`
     BadClientName,
+    /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)`
+    StringTooLong,
+    /// `ERR value is not a valid float`
+    NotAFloat,
     /// Any other error text, already complete (code included).
     Other(String),
 }
@@ -77,6 +81,10 @@ impl fmt::Display for CommandError {
             CommandError::BadClientName => f.write_str(
                 "ERR Client names cannot contain spaces, newlines or special characters.",
             ),
+            CommandError::StringTooLong => {
+                f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            }
+            CommandError::NotAFloat => f.write_str("ERR value is not a valid float"),
             CommandError::Other(text) => f.write_str(text),
         }
     }

@@ -115,7 +115,7 @@ pub(crate) fn pttl(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 /// None: no key; Some(None): no TTL; Some(Some(ms)): time left.
 fn remaining_ms(args: &Args, ctx: &mut ShardCtx) -> Option<Option<i64>> {
     let now = ctx.now;
-    let entry = ctx.read(args.get(1))?;
+    let entry = ctx.read_untouched(args.get(1))?;
     Some(entry.deadline().map(|d| d.saturating_sub(now) as i64))
 }
 

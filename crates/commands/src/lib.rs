@@ -1,5 +1,6 @@
 //! Mayfly's commands: the declarative command table and one module per command
-//! family (strings, keyspace, expire, connection, introspection), each parsing
+//! family (strings, counters, lcs, object, keyspace, expire, connection,
+//! introspection), each parsing
 //! its arguments with Redis 7's exact errors and executing on one shard's data.
 //!
 //! This crate decides *what* a command does; the `server` crate decides
@@ -8,13 +9,17 @@
 //! depend on sockets, glommio or the server.
 
 mod connection;
+mod counters;
 mod error;
 mod expire;
 mod generated_docs;
 mod info;
 mod introspection;
 mod keyspace;
+mod lcs;
+mod long_double;
 mod number;
+mod object;
 mod strings;
 mod table;
 
@@ -52,14 +57,27 @@ impl ShardCtx<'_> {
 mod testkit;
 
 impl ShardCtx<'_> {
-    /// Looks `key` up for reading, counting a keyspace hit or miss.
+    /// Looks `key` up for reading, counting a keyspace hit or miss and
+    /// recording an access (OBJECT IDLETIME restarts from 0).
     pub fn read(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
         let found = self.dbs.db(self.db).get(key, self.now);
-        if found.is_some() {
-            self.stats.keyspace_hits += 1;
-        } else {
-            self.stats.keyspace_misses += 1;
-        }
+        count_lookup(self.stats, found.is_some());
         found
+    }
+
+    /// Looks `key` up for reading without recording an access (Redis's
+    /// `LOOKUP_NOTOUCH`: TYPE, EXISTS, TTL, OBJECT), counting a hit or miss.
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
+        let found = self.dbs.db(self.db).peek(key, self.now);
+        count_lookup(self.stats, found.is_some());
+        found
+    }
+}
+
+fn count_lookup(stats: &mut ShardStats, hit: bool) {
+    if hit {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
     }
 }

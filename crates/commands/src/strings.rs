@@ -1,27 +1,69 @@
-//! String commands: GET, SET, SETEX, PSETEX, SETNX.
+//! String commands: GET, SET, SETEX, PSETEX, SETNX, GETSET, GETDEL, GETEX,
+//! APPEND, SETRANGE, GETRANGE, SUBSTR, STRLEN. (Counters are in
+//! `counters.rs`, LCS in `lcs.rs`.)
 //!
-//! SET, SETEX and PSETEX share one option parser and one executor, as Redis's
-//! `parseExtendedStringArgumentsOrReply` and `setGenericCommand` do.
+//! SET, SETEX, PSETEX and GETEX share one option parser and one expiry
+//! resolver, as Redis's `parseExtendedStringArgumentsOrReply` and
+//! `getExpireMillisecondsOrReply` serve them all.
 
 use crate::error::reply_error;
 use crate::number::integer_arg;
 use crate::{CommandError, ShardCtx};
-use resp::{Args, ReplyEncoder};
-use store::{UnixMillis, Value};
+use resp::{Args, ReplyEncoder, DEFAULT_MAX_BULK_LEN};
+use store::{Encoding, UnixMillis, Value};
+
+/// The bytes of a string value, or WRONGTYPE for any other type.
+pub(crate) fn string_bytes(value: &Value) -> Result<&[u8], CommandError> {
+    #[allow(unreachable_patterns)]
+    match value {
+        Value::String(s) => Ok(s),
+        _ => Err(CommandError::WrongType),
+    }
+}
+
+/// The string of a value to change in place, or WRONGTYPE.
+pub(crate) fn string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
+    #[allow(unreachable_patterns)]
+    match value {
+        Value::String(s) => Ok(s),
+        _ => Err(CommandError::WrongType),
+    }
+}
+
+/// Refuses a string that would grow past `proto-max-bulk-len`, as Redis's
+/// `checkStringLength` does (overflow included).
+fn check_string_length(size: u64, append: u64) -> Result<(), CommandError> {
+    match size.checked_add(append) {
+        Some(total) if total <= DEFAULT_MAX_BULK_LEN as u64 => Ok(()),
+        _ => Err(CommandError::StringTooLong),
+    }
+}
+
+/// Replies `result`'s error, if any.
+fn reply(result: Result<(), CommandError>, enc: &mut ReplyEncoder) {
+    if let Err(e) = result {
+        reply_error(enc, &e);
+    }
+}
 
 /// GET key
 pub(crate) fn get(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    match ctx.read(args.get(1)) {
-        Some(entry) => match entry.value() {
-            Value::String(s) => enc.bulk(s),
-        },
+    reply(get_generic(ctx, args.get(1), enc), enc);
+}
+
+/// Replies the string at `key` (null when missing), as Redis's
+/// `getGenericCommand`; nothing is replied on WRONGTYPE, the caller does.
+fn get_generic(ctx: &mut ShardCtx, key: &[u8], enc: &mut ReplyEncoder) -> Result<(), CommandError> {
+    match ctx.read(key) {
+        Some(entry) => enc.bulk(string_bytes(entry.value())?),
         None => enc.null(),
     }
+    Ok(())
 }
 
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT ts | PXAT ms-ts | KEEPTTL]
 pub(crate) fn set(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    let result = parse_set_options(args, 3)
+    let result = parse_extended_options(args, 3, OptionsOf::Set)
         .and_then(|opts| resolve_expire(opts, "set", ctx.now).map(|deadline| (opts, deadline)));
     match result {
         Ok((opts, deadline)) => set_generic(ctx, args.get(1), args.get(2), opts, deadline, enc),
@@ -46,13 +88,13 @@ fn set_with_ttl(
     unit: ExpireUnit,
     cmd: &'static str,
 ) {
-    let opts = SetOptions {
+    let opts = ExtendedOptions {
         expire: Some(Expire {
             amount: args.get(2),
             unit,
             absolute: false,
         }),
-        ..SetOptions::default()
+        ..ExtendedOptions::default()
     };
     match resolve_expire(opts, cmd, ctx.now) {
         Ok(deadline) => set_generic(ctx, args.get(1), args.get(3), opts, deadline, enc),
@@ -70,6 +112,202 @@ pub(crate) fn setnx(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
         db.set(args.get(1), Value::String(args.get(2).to_vec()), None, now);
         enc.integer(1);
     }
+}
+
+/// GETSET key value: replies the old string, stores the new one without TTL.
+pub(crate) fn getset(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    let result = get_generic(ctx, args.get(1), enc).map(|()| {
+        let now = ctx.now;
+        ctx.keyspace()
+            .set(args.get(1), Value::String(args.get(2).to_vec()), None, now);
+    });
+    reply(result, enc);
+}
+
+/// GETDEL key: replies the string and deletes the key.
+pub(crate) fn getdel(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    let result = get_generic(ctx, args.get(1), enc).map(|()| {
+        let now = ctx.now;
+        ctx.keyspace().remove(args.get(1), now);
+    });
+    reply(result, enc);
+}
+
+/// GETEX key [EX s | PX ms | EXAT ts | PXAT ms-ts | PERSIST]: replies the
+/// string and changes its TTL. Redis checks the options' syntax, then the
+/// key (null when missing) and its type, and only then the expiry's value.
+pub(crate) fn getex(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    reply(getex_generic(args, ctx, enc), enc);
+}
+
+fn getex_generic(
+    args: &Args,
+    ctx: &mut ShardCtx,
+    enc: &mut ReplyEncoder,
+) -> Result<(), CommandError> {
+    let opts = parse_extended_options(args, 2, OptionsOf::Get)?;
+    let key = args.get(1);
+    let now = ctx.now;
+    let Some(entry) = ctx.read(key) else {
+        enc.null();
+        return Ok(());
+    };
+    let s = string_bytes(entry.value())?;
+    let deadline = resolve_expire(opts, "getex", now)?;
+    enc.bulk(s);
+    let db = ctx.keyspace();
+    match deadline {
+        Some(d) if d <= now => {
+            db.remove(key, now);
+        }
+        Some(d) => {
+            db.set_deadline(key, Some(d), now);
+        }
+        None if opts.persist => {
+            db.set_deadline(key, None, now);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// APPEND key value: replies the new length.
+pub(crate) fn append(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    reply(append_generic(args, ctx, enc), enc);
+}
+
+fn append_generic(
+    args: &Args,
+    ctx: &mut ShardCtx,
+    enc: &mut ReplyEncoder,
+) -> Result<(), CommandError> {
+    let (key, tail) = (args.get(1), args.get(2));
+    let now = ctx.now;
+    let db = ctx.keyspace();
+    match db.get(key, now) {
+        None => {
+            db.set(key, Value::String(tail.to_vec()), None, now);
+            enc.integer(tail.len() as i64);
+        }
+        Some(entry) => {
+            let s = string_mut(entry.value_mut())?;
+            check_string_length(s.len() as u64, tail.len() as u64)?;
+            s.extend_from_slice(tail);
+            let len = s.len();
+            entry.set_encoding(Encoding::Raw);
+            enc.integer(len as i64);
+        }
+    }
+    Ok(())
+}
+
+/// SETRANGE key offset value: overwrites from `offset`, zero-padding a
+/// shorter string; replies the new length.
+pub(crate) fn setrange(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    reply(setrange_generic(args, ctx, enc), enc);
+}
+
+fn setrange_generic(
+    args: &Args,
+    ctx: &mut ShardCtx,
+    enc: &mut ReplyEncoder,
+) -> Result<(), CommandError> {
+    let (key, patch) = (args.get(1), args.get(3));
+    let offset = integer_arg(args.get(2))?;
+    if offset < 0 {
+        return Err(CommandError::Other("ERR offset is out of range".into()));
+    }
+    let offset = offset as u64;
+    let now = ctx.now;
+    let db = ctx.keyspace();
+    match db.get(key, now) {
+        None => {
+            // Setting nothing on a missing key creates nothing.
+            if patch.is_empty() {
+                enc.integer(0);
+                return Ok(());
+            }
+            check_string_length(offset, patch.len() as u64)?;
+            let mut s = vec![0u8; offset as usize];
+            s.extend_from_slice(patch);
+            let len = s.len();
+            db.set_encoded(key, Value::String(s), Encoding::Raw, None, now);
+            enc.integer(len as i64);
+        }
+        Some(entry) => {
+            let s = string_mut(entry.value_mut())?;
+            if patch.is_empty() {
+                enc.integer(s.len() as i64);
+                return Ok(());
+            }
+            check_string_length(offset, patch.len() as u64)?;
+            let (start, end) = (offset as usize, offset as usize + patch.len());
+            if s.len() < end {
+                s.resize(end, 0);
+            }
+            s[start..end].copy_from_slice(patch);
+            let len = s.len();
+            entry.set_encoding(Encoding::Raw);
+            enc.integer(len as i64);
+        }
+    }
+    Ok(())
+}
+
+/// GETRANGE key start end (and its old name SUBSTR): the substring between
+/// two inclusive offsets, negative ones counting from the end.
+pub(crate) fn getrange(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    reply(getrange_generic(args, ctx, enc), enc);
+}
+
+fn getrange_generic(
+    args: &Args,
+    ctx: &mut ShardCtx,
+    enc: &mut ReplyEncoder,
+) -> Result<(), CommandError> {
+    let start = integer_arg(args.get(2))?;
+    let end = integer_arg(args.get(3))?;
+    let Some(entry) = ctx.read(args.get(1)) else {
+        enc.bulk(b"");
+        return Ok(());
+    };
+    let s = string_bytes(entry.value())?;
+    enc.bulk(substring(s, start, end));
+    Ok(())
+}
+
+/// Redis's GETRANGE arithmetic on `s`.
+fn substring(s: &[u8], start: i64, end: i64) -> &[u8] {
+    if start < 0 && end < 0 && start > end {
+        return b"";
+    }
+    let len = s.len() as i128;
+    let resolve = |i: i64| {
+        let i = i128::from(i);
+        if i < 0 {
+            (len + i).max(0)
+        } else {
+            i
+        }
+    };
+    let start = resolve(start);
+    let end = resolve(end).min(len - 1);
+    if s.is_empty() || start > end {
+        return b"";
+    }
+    &s[start as usize..=end as usize]
+}
+
+/// STRLEN key: the string's length, 0 when missing.
+pub(crate) fn strlen(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    let result = match ctx.read(args.get(1)) {
+        Some(entry) => string_bytes(entry.value()).map(|s| enc.integer(s.len() as i64)),
+        None => {
+            enc.integer(0);
+            Ok(())
+        }
+    };
+    reply(result, enc);
 }
 
 /// Which condition SET's NX/XX put on the key's existence.
@@ -95,18 +333,33 @@ struct Expire<'a> {
     absolute: bool,
 }
 
+/// Whose options are parsed: SET takes NX, XX, GET and KEEPTTL, GETEX takes
+/// PERSIST; both take EX, PX, EXAT and PXAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OptionsOf {
+    Set,
+    Get,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
-struct SetOptions<'a> {
+struct ExtendedOptions<'a> {
     condition: Condition,
     get: bool,
     keep_ttl: bool,
+    persist: bool,
     expire: Option<Expire<'a>>,
 }
 
-/// Parses SET's options from `args[start..]` with Redis's exact acceptance
-/// rules (each option is refused when a conflicting one came earlier).
-fn parse_set_options(args: &Args, start: usize) -> Result<SetOptions<'_>, CommandError> {
-    let mut o = SetOptions::default();
+/// Parses SET's or GETEX's options from `args[start..]` with Redis's exact
+/// acceptance rules (each option is refused when a conflicting one came
+/// earlier; repeating the same one is allowed).
+fn parse_extended_options(
+    args: &Args,
+    start: usize,
+    of: OptionsOf,
+) -> Result<ExtendedOptions<'_>, CommandError> {
+    let mut o = ExtendedOptions::default();
+    let set = of == OptionsOf::Set;
     let mut j = start;
     while j < args.len() {
         let opt = args.get(j);
@@ -120,14 +373,16 @@ fn parse_set_options(args: &Args, start: usize) -> Result<SetOptions<'_>, Comman
             })
         };
         let no_expire = o.expire.is_none();
-        if is(b"NX") && o.condition != Condition::IfExists {
+        if set && is(b"NX") && o.condition != Condition::IfExists {
             o.condition = Condition::IfMissing;
-        } else if is(b"XX") && o.condition != Condition::IfMissing {
+        } else if set && is(b"XX") && o.condition != Condition::IfMissing {
             o.condition = Condition::IfExists;
-        } else if is(b"GET") {
+        } else if set && is(b"GET") {
             o.get = true;
-        } else if is(b"KEEPTTL") && no_expire {
+        } else if set && is(b"KEEPTTL") && no_expire {
             o.keep_ttl = true;
+        } else if !set && is(b"PERSIST") && no_expire {
+            o.persist = true;
         } else if let Some(e) = [
             (&b"EX"[..], ExpireUnit::Seconds, false),
             (b"PX", ExpireUnit::Milliseconds, false),
@@ -138,6 +393,7 @@ fn parse_set_options(args: &Args, start: usize) -> Result<SetOptions<'_>, Comman
         .find(|(name, unit, absolute)| {
             is(name)
                 && !o.keep_ttl
+                && !o.persist
                 && o.expire
                     .is_none_or(|e| e.unit == *unit && e.absolute == *absolute)
         })
@@ -157,7 +413,7 @@ fn parse_set_options(args: &Args, start: usize) -> Result<SetOptions<'_>, Comman
 /// `getExpireMillisecondsOrReply`: the amount must be a positive integer that
 /// does not overflow once converted to milliseconds and made absolute.
 fn resolve_expire(
-    opts: SetOptions,
+    opts: ExtendedOptions,
     cmd: &'static str,
     now: UnixMillis,
 ) -> Result<Option<UnixMillis>, CommandError> {
@@ -189,7 +445,7 @@ fn set_generic(
     ctx: &mut ShardCtx,
     key: &[u8],
     value: &[u8],
-    opts: SetOptions,
+    opts: ExtendedOptions,
     deadline: Option<UnixMillis>,
     enc: &mut ReplyEncoder,
 ) {
@@ -203,10 +459,9 @@ fn set_generic(
     let found = old.is_some();
     let old_deadline = old.as_ref().and_then(|e| e.deadline());
     if opts.get {
-        match old {
-            Some(entry) => match entry.value() {
-                Value::String(s) => enc.bulk(s),
-            },
+        match old.as_deref().map(|e| string_bytes(e.value())) {
+            Some(Ok(s)) => enc.bulk(s),
+            Some(Err(e)) => return reply_error(enc, &e),
             None => enc.null(),
         }
     }

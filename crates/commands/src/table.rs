@@ -3,7 +3,7 @@
 //! this one table; COMMAND's replies come from Redis's own metadata, captured
 //! in `generated_docs.rs` in the same order.
 
-use crate::{connection, expire, introspection, keyspace, strings};
+use crate::{connection, counters, expire, introspection, keyspace, lcs, object, strings};
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
 
@@ -112,9 +112,26 @@ pub static TABLE: &[CommandSpec] = &[
     spec("setex", 4, Dispatch::Key(strings::setex)),
     spec("psetex", 4, Dispatch::Key(strings::psetex)),
     spec("setnx", 3, Dispatch::Key(strings::setnx)),
+    spec("getset", 3, Dispatch::Key(strings::getset)),
+    spec("getdel", 2, Dispatch::Key(strings::getdel)),
+    spec("getex", -2, Dispatch::Key(strings::getex)),
+    spec("append", 3, Dispatch::Key(strings::append)),
+    spec("setrange", 4, Dispatch::Key(strings::setrange)),
+    spec("getrange", 4, Dispatch::Key(strings::getrange)),
+    spec("substr", 4, Dispatch::Key(strings::getrange)),
+    spec("strlen", 2, Dispatch::Key(strings::strlen)),
+    spec("incr", 2, Dispatch::Key(counters::incr)),
+    spec("decr", 2, Dispatch::Key(counters::decr)),
+    spec("incrby", 3, Dispatch::Key(counters::incrby)),
+    spec("decrby", 3, Dispatch::Key(counters::decrby)),
+    spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat)),
+    spec("lcs", -3, Dispatch::Key(lcs::lcs)),
     // keyspace
     spec("del", -2, Dispatch::KeysCount(keyspace::del)),
     spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),
+    spec("type", 2, Dispatch::Key(object::type_)),
+    spec("object", -2, Dispatch::SubKey(object::object)),
+    spec("memory", -2, Dispatch::SubKey(object::memory)),
     spec(
         "dbsize",
         1,
