@@ -218,17 +218,18 @@ mod tests {
                 &["INCRBYFLOAT", "n", "inf"],
                 b"-ERR increment would produce NaN or Infinity\r\n",
             ),
-            (
-                &["INCRBYFLOAT", "n", "1e4932"],
-                b"$4933\r\n",
-            ),
+            (&["INCRBYFLOAT", "n", "1e4932"], b"$4933\r\n"),
             (
                 &["INCRBYFLOAT", "n", "1e4932"],
                 b"-ERR increment would produce NaN or Infinity\r\n",
             ),
         ] {
             let out = h.run(args);
-            assert!(out.starts_with(reply), "{args:?}: {}", String::from_utf8_lossy(&out));
+            assert!(
+                out.starts_with(reply),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out)
+            );
         }
         assert_eq!(h.run(&["EXISTS", "missing"]), b":0\r\n");
     }

@@ -249,7 +249,15 @@ mod tests {
               *2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n"
         );
         assert_eq!(
-            h.run(&["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+            h.run(&[
+                "LCS",
+                "key1",
+                "key2",
+                "IDX",
+                "MINMATCHLEN",
+                "4",
+                "WITHMATCHLEN"
+            ]),
             b"*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n\
               $3\r\nlen\r\n:6\r\n"
         );
@@ -280,8 +288,14 @@ mod tests {
     fn lcs_errors_in_redis_order() {
         let mut h = with_keys();
         for (args, reply) in [
-            (&["LCS", "key1", "key2", "FOO"][..], &b"-ERR syntax error\r\n"[..]),
-            (&["LCS", "key1", "key2", "MINMATCHLEN"], b"-ERR syntax error\r\n"),
+            (
+                &["LCS", "key1", "key2", "FOO"][..],
+                &b"-ERR syntax error\r\n"[..],
+            ),
+            (
+                &["LCS", "key1", "key2", "MINMATCHLEN"],
+                b"-ERR syntax error\r\n",
+            ),
             (
                 &["LCS", "key1", "key2", "MINMATCHLEN", "x"],
                 b"-ERR value is not an integer or out of range\r\n",

@@ -26,6 +26,7 @@ mod table;
 pub use connection::{Client, ServerFacts};
 pub use error::CommandError;
 pub use info::{render_info, ProcessStats, ShardStats};
+pub use object::debug_object;
 pub use table::{lookup, unknown_command_error, Combine, CommandSpec, Dispatch, TABLE};
 
 use store::{Databases, UnixMillis};

@@ -43,6 +43,7 @@ pub(crate) enum LongDouble {
 
 impl LongDouble {
     /// The value of a 64-bit integer (exact).
+    #[cfg(test)]
     pub(crate) fn from_i64(n: i64) -> Self {
         LongDouble::Finite {
             negative: n < 0,
@@ -287,7 +288,9 @@ fn parse_decimal(s: &[u8]) -> Option<Exact> {
         for &d in chunk {
             v = v * 10 + u64::from(d);
         }
-        n = n.mul_small(10u64.pow(chunk.len() as u32)).add(&Big::from_u64(v));
+        n = n
+            .mul_small(10u64.pow(chunk.len() as u32))
+            .add(&Big::from_u64(v));
     }
     if k >= 0 {
         return Some(Exact::Value(n.mul_pow10(k as u32), 0, false));
@@ -448,14 +451,20 @@ impl Big {
     }
 
     fn bit(&self, i: usize) -> bool {
-        self.0.get(i / 32).is_some_and(|limb| limb >> (i % 32) & 1 == 1)
+        self.0
+            .get(i / 32)
+            .is_some_and(|limb| limb >> (i % 32) & 1 == 1)
     }
 
     /// True when any of bits `0..i` is set.
     fn any_below(&self, i: usize) -> bool {
         let whole = (i / 32).min(self.0.len());
         self.0[..whole].iter().any(|&l| l != 0)
-            || (i % 32 != 0 && self.0.get(i / 32).is_some_and(|&l| l & ((1 << (i % 32)) - 1) != 0))
+            || (!i.is_multiple_of(32)
+                && self
+                    .0
+                    .get(i / 32)
+                    .is_some_and(|&l| l & ((1 << (i % 32)) - 1) != 0))
     }
 
     fn low_u64(&self) -> u64 {
@@ -522,8 +531,8 @@ impl Big {
         let mut out = Vec::with_capacity(self.0.len());
         let mut borrow = 0i64;
         for i in 0..self.0.len() {
-            let mut d = i64::from(self.0[i]) - i64::from(other.0.get(i).copied().unwrap_or(0))
-                - borrow;
+            let mut d =
+                i64::from(self.0[i]) - i64::from(other.0.get(i).copied().unwrap_or(0)) - borrow;
             borrow = 0;
             if d < 0 {
                 d += 1 << 32;
@@ -647,11 +656,7 @@ mod tests {
             ("0", "-1e-17", "-0.00000000000000001"),
             ("0", "-1e-18", "0"),
             ("1", "100000000000000000000", "100000000000000000000"),
-            (
-                "100000000000000000000",
-                "+5",
-                "100000000000000000008",
-            ),
+            ("100000000000000000000", "+5", "100000000000000000008"),
             ("100000000000000000008", "5.", "100000000000000000016"),
             ("100000000000000000016", "0x1p-3", "100000000000000000016"),
             ("100000000000000000024", "1E2", "100000000000000000128"),
@@ -668,8 +673,23 @@ mod tests {
     #[test]
     fn float_syntax_is_strtolds() {
         for ok in [
-            "1", "-1", "+1", ".5", "5.", "1e10", "1E+10", "1e-10", "0x10", "0X1P-3", "0x.8p1",
-            "inf", "-Infinity", "1e-4940", "0", "-0", "00012",
+            "1",
+            "-1",
+            "+1",
+            ".5",
+            "5.",
+            "1e10",
+            "1E+10",
+            "1e-10",
+            "0x10",
+            "0X1P-3",
+            "0x.8p1",
+            "inf",
+            "-Infinity",
+            "1e-4940",
+            "0",
+            "-0",
+            "00012",
         ] {
             assert!(LongDouble::parse(ok.as_bytes()).is_some(), "{ok}");
         }

@@ -215,7 +215,7 @@ fn memory_usage_options(args: &Args) -> Result<(), CommandError> {
 /// entry's address, Redis's refcount and encoding, the RDB length of the
 /// value (without LZF compression, which Mayfly does not do), and the
 /// access clock.
-pub(crate) fn debug_object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
+pub fn debug_object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     if args.len() != 3 {
         return enc.error(
             "ERR unknown subcommand or wrong number of arguments for 'object'. Try DEBUG HELP.",

@@ -228,7 +228,8 @@ fn setrange_generic(
                 return Ok(());
             }
             check_string_length(offset, patch.len() as u64)?;
-            let mut s = vec![0u8; offset as usize];
+            let mut s = Vec::with_capacity(offset as usize + patch.len());
+            s.resize(offset as usize, 0);
             s.extend_from_slice(patch);
             let len = s.len();
             db.set_encoded(key, Value::String(s), Encoding::Raw, None, now);
@@ -620,5 +621,207 @@ mod tests {
         assert_eq!(h.run(&["SETNX", "k", "a"]), b":1\r\n");
         assert_eq!(h.run(&["SETNX", "k", "b"]), b":0\r\n");
         assert_eq!(h.run(&["GET", "k"]), b"$1\r\na\r\n");
+    }
+
+    #[test]
+    fn string_values_convert() {
+        // Only strings exist so far; these helpers are where other types
+        // will be refused with WRONGTYPE.
+        assert_eq!(
+            super::string_bytes(&store::Value::String(b"x".to_vec())),
+            Ok(&b"x"[..])
+        );
+    }
+
+    #[test]
+    fn getset_and_getdel() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["GETSET", "k", "a"]), b"$-1\r\n");
+        h.run(&["EXPIRE", "k", "100"]);
+        assert_eq!(h.run(&["GETSET", "k", "b"]), b"$1\r\na\r\n");
+        assert_eq!(h.run(&["TTL", "k"]), b":-1\r\n");
+        assert_eq!(h.run(&["GETDEL", "k"]), b"$1\r\nb\r\n");
+        assert_eq!(h.run(&["GETDEL", "k"]), b"$-1\r\n");
+        assert_eq!(h.run(&["EXISTS", "k"]), b":0\r\n");
+        assert_eq!(
+            h.run(&["GETDEL", "k", "x"]),
+            b"-ERR wrong number of arguments for 'getdel' command\r\n"
+        );
+        assert_eq!(
+            h.run(&["GETSET", "k"]),
+            b"-ERR wrong number of arguments for 'getset' command\r\n"
+        );
+    }
+
+    #[test]
+    fn getex_changes_the_ttl() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["GETEX", "k", "EX", "10"]), b"$-1\r\n");
+        h.run(&["SET", "k", "v"]);
+        assert_eq!(h.run(&["GETEX", "k"]), b"$1\r\nv\r\n");
+        assert_eq!(h.run(&["TTL", "k"]), b":-1\r\n");
+        assert_eq!(h.run(&["GETEX", "k", "EX", "10"]), b"$1\r\nv\r\n");
+        assert_eq!(h.run(&["TTL", "k"]), b":10\r\n");
+        assert_eq!(
+            h.run(&["GETEX", "k", "px", "1500", "PX", "2500"]),
+            b"$1\r\nv\r\n"
+        );
+        assert_eq!(h.run(&["PTTL", "k"]), b":2500\r\n");
+        let at = (h.now / 1000 + 100).to_string();
+        assert_eq!(h.run(&["GETEX", "k", "EXAT", &at]), b"$1\r\nv\r\n");
+        assert_eq!(h.run(&["TTL", "k"]), b":100\r\n");
+        assert_eq!(h.run(&["GETEX", "k", "PERSIST", "persist"]), b"$1\r\nv\r\n");
+        assert_eq!(h.run(&["TTL", "k"]), b":-1\r\n");
+        // A time already past deletes the key after replying it.
+        assert_eq!(h.run(&["GETEX", "k", "PXAT", "1"]), b"$1\r\nv\r\n");
+        assert_eq!(h.run(&["EXISTS", "k"]), b":0\r\n");
+    }
+
+    #[test]
+    fn getex_errors_in_redis_order() {
+        let mut h = Harness::new();
+        h.run(&["SET", "k", "v"]);
+        let syntax = &b"-ERR syntax error\r\n"[..];
+        let invalid = &b"-ERR invalid expire time in 'getex' command\r\n"[..];
+        for (args, reply) in [
+            (&["GETEX", "k", "EX"][..], syntax),
+            (&["GETEX", "k", "EX", "10", "PX", "10"], syntax),
+            (&["GETEX", "k", "EX", "10", "PERSIST"], syntax),
+            (&["GETEX", "k", "PERSIST", "EX", "10"], syntax),
+            (&["GETEX", "k", "KEEPTTL"], syntax),
+            (&["GETEX", "k", "NX"], syntax),
+            (&["GETEX", "k", "GET"], syntax),
+            (&["GETEX", "nokey", "FOO"], syntax),
+            (&["GETEX", "k", "EX", "0"], invalid),
+            (&["GETEX", "k", "PX", "-1"], invalid),
+            (&["GETEX", "k", "EXAT", "0"], invalid),
+            (&["GETEX", "k", "EX", "9223372036854775807"], invalid),
+            (&["GETEX", "k", "PX", "9223372036854775807"], invalid),
+            (
+                &["GETEX", "k", "EX", "abc"],
+                b"-ERR value is not an integer or out of range\r\n",
+            ),
+            // The key is looked up before the expiry's value is checked.
+            (&["GETEX", "nokey", "EX", "abc"], b"$-1\r\n"),
+            (
+                &["GETEX"],
+                b"-ERR wrong number of arguments for 'getex' command\r\n",
+            ),
+        ] {
+            assert_eq!(h.run(args), reply, "{args:?}");
+        }
+        assert_eq!(h.run(&["TTL", "k"]), b":-1\r\n");
+    }
+
+    #[test]
+    fn append_and_strlen() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["STRLEN", "k"]), b":0\r\n");
+        assert_eq!(h.run(&["APPEND", "k", "Hello"]), b":5\r\n");
+        assert_eq!(h.run(&["APPEND", "k", " World"]), b":11\r\n");
+        assert_eq!(h.run(&["GET", "k"]), b"$11\r\nHello World\r\n");
+        assert_eq!(h.run(&["STRLEN", "k"]), b":11\r\n");
+        // Appending nothing to a missing key creates it, empty.
+        assert_eq!(h.run(&["APPEND", "e", ""]), b":0\r\n");
+        assert_eq!(h.run(&["EXISTS", "e"]), b":1\r\n");
+        h.run(&["SET", "t", "1", "EX", "100"]);
+        assert_eq!(h.run(&["APPEND", "t", "2"]), b":2\r\n");
+        assert_eq!(h.run(&["TTL", "t"]), b":100\r\n");
+        assert_eq!(
+            h.run(&["STRLEN", "k", "x"]),
+            b"-ERR wrong number of arguments for 'strlen' command\r\n"
+        );
+    }
+
+    #[test]
+    fn setrange_pads_and_bounds() {
+        let mut h = Harness::new();
+        h.run(&["SET", "k", "Hello World"]);
+        assert_eq!(h.run(&["SETRANGE", "k", "6", "Redis"]), b":11\r\n");
+        assert_eq!(h.run(&["GET", "k"]), b"$11\r\nHello Redis\r\n");
+        assert_eq!(h.run(&["SETRANGE", "k", "0", ""]), b":11\r\n");
+        assert_eq!(h.run(&["SETRANGE", "k", "13", "!"]), b":14\r\n");
+        assert_eq!(h.run(&["GET", "k"]), b"$14\r\nHello Redis\0\0!\r\n");
+        assert_eq!(h.run(&["SETRANGE", "p", "3", "ab"]), b":5\r\n");
+        assert_eq!(h.run(&["GET", "p"]), b"$5\r\n\0\0\0ab\r\n");
+        // Nothing set on a missing key creates nothing, whatever the offset.
+        assert_eq!(h.run(&["SETRANGE", "m", "536870912", ""]), b":0\r\n");
+        assert_eq!(h.run(&["EXISTS", "m"]), b":0\r\n");
+        let too_long = &b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"[..];
+        for (args, reply) in [
+            (
+                &["SETRANGE", "k", "-1", "x"][..],
+                &b"-ERR offset is out of range\r\n"[..],
+            ),
+            (
+                &["SETRANGE", "m", "-1", ""],
+                b"-ERR offset is out of range\r\n",
+            ),
+            (
+                &["SETRANGE", "k", "x", "x"],
+                b"-ERR value is not an integer or out of range\r\n",
+            ),
+            (&["SETRANGE", "k", "536870912", "x"], too_long),
+            (&["SETRANGE", "m", "536870912", "x"], too_long),
+            (&["SETRANGE", "k", "9223372036854775807", "x"], too_long),
+            (&["SETRANGE", "k", "536870912", ""], b":14\r\n"),
+        ] {
+            assert_eq!(h.run(args), reply, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn setrange_to_the_largest_size() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.run(&["SETRANGE", "k", "536870911", "x"]),
+            b":536870912\r\n"
+        );
+        assert_eq!(h.run(&["STRLEN", "k"]), b":536870912\r\n");
+        assert_eq!(h.run(&["GETRANGE", "k", "-2", "-1"]), b"$2\r\n\0x\r\n");
+        h.run(&["DEL", "k"]);
+    }
+
+    #[test]
+    fn getrange_indexes() {
+        let mut h = Harness::new();
+        h.run(&["SET", "k", "This is a string"]);
+        h.run(&["SET", "e", ""]);
+        for (args, reply) in [
+            (&["GETRANGE", "k", "0", "3"][..], &b"$4\r\nThis\r\n"[..]),
+            (&["GETRANGE", "k", "-3", "-1"], b"$3\r\ning\r\n"),
+            (
+                &["GETRANGE", "k", "0", "-1"],
+                b"$16\r\nThis is a string\r\n",
+            ),
+            (&["GETRANGE", "k", "10", "100"], b"$6\r\nstring\r\n"),
+            (&["GETRANGE", "k", "-100", "1"], b"$2\r\nTh\r\n"),
+            (&["GETRANGE", "k", "20", "30"], b"$0\r\n\r\n"),
+            (&["GETRANGE", "k", "3", "1"], b"$0\r\n\r\n"),
+            (&["GETRANGE", "k", "-1", "-5"], b"$0\r\n\r\n"),
+            (
+                &[
+                    "GETRANGE",
+                    "k",
+                    "-9223372036854775808",
+                    "9223372036854775807",
+                ],
+                b"$16\r\nThis is a string\r\n",
+            ),
+            (&["SUBSTR", "k", "5", "6"], b"$2\r\nis\r\n"),
+            (&["GETRANGE", "e", "0", "-1"], b"$0\r\n\r\n"),
+            (&["GETRANGE", "e", "-1", "0"], b"$0\r\n\r\n"),
+            (&["GETRANGE", "nokey", "0", "-1"], b"$0\r\n\r\n"),
+            (
+                &["GETRANGE", "nokey", "a", "1"],
+                b"-ERR value is not an integer or out of range\r\n",
+            ),
+            (
+                &["GETRANGE", "k", "0"],
+                b"-ERR wrong number of arguments for 'getrange' command\r\n",
+            ),
+        ] {
+            assert_eq!(h.run(args), reply, "{args:?}");
+        }
     }
 }
