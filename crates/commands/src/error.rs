@@ -41,6 +41,10 @@ pub enum CommandError {
     SameObject,
     /// `ERR invalid cursor`
     InvalidCursor,
+    /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)`
+    StringTooLong,
+    /// `ERR value is not a valid float`
+    NotAFloat,
     /// Any other error text, already complete (code included).
     Other(String),
 }
@@ -88,6 +92,10 @@ impl fmt::Display for CommandError {
                 f.write_str("ERR source and destination objects are the same")
             }
             CommandError::InvalidCursor => f.write_str("ERR invalid cursor"),
+            CommandError::StringTooLong => {
+                f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            }
+            CommandError::NotAFloat => f.write_str("ERR value is not a valid float"),
             CommandError::Other(text) => f.write_str(text),
         }
     }

@@ -158,7 +158,7 @@ fn ttl_generic(
     absolute: bool,
 ) {
     let now = ctx.now;
-    let reply = match ctx.read(args.get(1)) {
+    let reply = match ctx.read_untouched(args.get(1)) {
         None => -2,
         Some(entry) => match entry.deadline() {
             None => -1,

@@ -31,7 +31,7 @@ pub(crate) fn del(args: &Args, ctx: &mut ShardCtx) -> i64 {
 pub(crate) fn exists(args: &Args, ctx: &mut ShardCtx) -> i64 {
     args.iter()
         .skip(1)
-        .filter(|key| ctx.read(key).is_some())
+        .filter(|key| ctx.read_untouched(key).is_some())
         .count() as i64
 }
 

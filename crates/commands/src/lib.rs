@@ -1,5 +1,5 @@
 //! Mayfly's commands: the declarative command table and one module per command
-//! family (strings, keyspace, expire, connection, client, config, debug,
+//! family (strings, counters, lcs, object, keyspace, expire, connection, client, config, debug,
 //! introspection), each parsing
 //! its arguments with Redis 7's exact errors and executing on one shard's data.
 //!
@@ -11,6 +11,7 @@
 mod client;
 mod config;
 mod connection;
+mod counters;
 mod debug;
 mod error;
 mod expire;
@@ -19,8 +20,11 @@ mod glob;
 mod info;
 mod introspection;
 mod keyspace;
+mod lcs;
+mod long_double;
 mod multikey;
 mod number;
+mod object;
 // KEYS, SCAN and RANDOMKEY reply lists gathered from several shards, which
 // `Dispatch` cannot express yet: their parts wait for the server to wire them.
 #[cfg_attr(not(test), allow(dead_code))]
@@ -41,6 +45,7 @@ pub use error::CommandError;
 pub use glob::glob_match;
 pub use info::{render_info, ProcessStats, ShardStats};
 pub use multikey::{mget_part, mset_part, msetnx_existing};
+pub use object::debug_object;
 pub use table::{
     lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
     KeyFn, KeyRange, ServerOp, TABLE,
@@ -92,14 +97,27 @@ impl ShardCtx<'_> {
 mod testkit;
 
 impl ShardCtx<'_> {
-    /// Looks `key` up for reading, counting a keyspace hit or miss.
+    /// Looks `key` up for reading, counting a keyspace hit or miss and
+    /// recording an access (OBJECT IDLETIME restarts from 0).
     pub fn read(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
         let found = self.dbs.db(self.db).get(key, self.now);
-        if found.is_some() {
-            self.stats.keyspace_hits += 1;
-        } else {
-            self.stats.keyspace_misses += 1;
-        }
+        count_lookup(self.stats, found.is_some());
         found
+    }
+
+    /// Looks `key` up for reading without recording an access (Redis's
+    /// `LOOKUP_NOTOUCH`: TYPE, EXISTS, TTL, OBJECT), counting a hit or miss.
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
+        let found = self.dbs.db(self.db).peek(key, self.now);
+        count_lookup(self.stats, found.is_some());
+        found
+    }
+}
+
+fn count_lookup(stats: &mut ShardStats, hit: bool) {
+    if hit {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
     }
 }

@@ -4,7 +4,8 @@
 //! in `generated_docs.rs` in the same order.
 
 use crate::{
-    client, config, connection, debug, expire, introspection, keyspace, multikey, strings,
+    client, config, connection, counters, debug, expire, introspection, keyspace, lcs, multikey,
+    object, strings,
 };
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
@@ -236,6 +237,20 @@ pub static TABLE: &[CommandSpec] = &[
     spec("setex", 4, Dispatch::Key(strings::setex)),
     spec("psetex", 4, Dispatch::Key(strings::psetex)),
     spec("setnx", 3, Dispatch::Key(strings::setnx)),
+    spec("getset", 3, Dispatch::Key(strings::getset)),
+    spec("getdel", 2, Dispatch::Key(strings::getdel)),
+    spec("getex", -2, Dispatch::Key(strings::getex)),
+    spec("append", 3, Dispatch::Key(strings::append)),
+    spec("setrange", 4, Dispatch::Key(strings::setrange)),
+    spec("getrange", 4, Dispatch::Key(strings::getrange)),
+    spec("substr", 4, Dispatch::Key(strings::getrange)),
+    spec("strlen", 2, Dispatch::Key(strings::strlen)),
+    spec("incr", 2, Dispatch::Key(counters::incr)),
+    spec("decr", 2, Dispatch::Key(counters::decr)),
+    spec("incrby", 3, Dispatch::Key(counters::incrby)),
+    spec("decrby", 3, Dispatch::Key(counters::decrby)),
+    spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat)),
+    spec("lcs", -3, Dispatch::Key(lcs::lcs)),
     spec(
         "mget",
         -2,
@@ -269,11 +284,15 @@ pub static TABLE: &[CommandSpec] = &[
     // keyspace
     spec("del", -2, Dispatch::KeysCount(keyspace::del)),
     spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),
+    spec("unlink", -2, Dispatch::KeysCount(keyspace::del)),
     spec("touch", -2, Dispatch::KeysCount(keyspace::touch)),
     spec("move", 3, Dispatch::Key(keyspace::move_key)),
     spec("rename", 3, Dispatch::Key(keyspace::rename)),
     spec("renamenx", 3, Dispatch::Key(keyspace::renamenx)),
     spec("copy", -3, Dispatch::Key(keyspace::copy)),
+    spec("type", 2, Dispatch::Key(object::type_)),
+    spec("object", -2, Dispatch::SubKey(object::object)),
+    spec("memory", -2, Dispatch::SubKey(object::memory)),
     spec(
         "dbsize",
         1,

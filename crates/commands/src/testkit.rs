@@ -1,6 +1,7 @@
 //! Drives commands through the table's dispatch on one in-memory shard with a
 //! fake clock, as the server would (minus the network).
 
+use crate::table::KeyFn;
 use crate::{lookup, Client, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::Databases;
@@ -38,10 +39,31 @@ impl Harness {
 
     /// Runs one command and returns its reply bytes.
     pub fn run(&mut self, parts: &[&str]) -> Vec<u8> {
+        self.run_with(Protocol::Resp2, parts)
+    }
+
+    /// Runs a shard function that is not in the table (e.g. a subcommand
+    /// the server routes itself) on `parts`, in RESP2.
+    pub fn run_key_fn(&mut self, f: KeyFn, parts: &[&str]) -> Vec<u8> {
+        let args = Args::from_slices(parts);
+        let mut out = Vec::new();
+        let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
+        let mut ctx = ShardCtx {
+            dbs: &mut self.dbs,
+            db: self.db,
+            now: self.now,
+            stats: &mut self.stats,
+        };
+        f(&args, &mut ctx, &mut enc);
+        out
+    }
+
+    /// Runs one command in the given protocol and returns its reply bytes.
+    pub fn run_with(&mut self, proto: Protocol, parts: &[&str]) -> Vec<u8> {
         let args = Args::from_slices(parts);
         let spec = lookup(args.get(0)).expect("known command");
         let mut out = Vec::new();
-        let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
+        let mut enc = ReplyEncoder::new(&mut out, proto);
         if let Err(e) = spec.check_arity(args.len()) {
             enc.error(&e.to_string());
             return out;

@@ -67,6 +67,12 @@ impl StoredKey {
         self.hash32
     }
 
+    /// Bytes of the key's heap allocation.
+    #[inline]
+    pub(crate) fn heap_size(&self) -> usize {
+        self.boxed_len()
+    }
+
     /// Length of the boxed allocation.
     #[inline]
     fn boxed_len(&self) -> usize {

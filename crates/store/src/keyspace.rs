@@ -8,7 +8,8 @@
 //! the 16 bytes of a boxed slice, see `key.rs`), so a growing or shrinking
 //! segment rehashes without touching key bytes (3x faster than recomputing
 //! the hash, measured at 10 M keys), and a lookup compares those bits before
-//! it compares keys. An entry is 48 bytes: key 16, value 24, deadline 8.
+//! it compares keys. An entry is 56 bytes: key 16, value 24, deadline 8, and
+//! 8 of metadata (guard tag, value encoding, last access time).
 //!
 //! **Expiry.** A deadline is checked on every access (lazy expiry: a key is
 //! gone from the millisecond its deadline is `<= now`), and every key with a
@@ -23,7 +24,7 @@
 //!
 //! To tell its own guard from stale wheel entries (left by a deadline that
 //! was cleared or shortened), a key remembers the low 8 bits of its guard's
-//! deadline (the *guard tag*). A stale entry with a colliding tag is taken
+//! deadline (the *guard tag*, in the entry's metadata). A stale entry with a colliding tag is taken
 //! for the guard and merely re-arms the key early; it never creates an extra
 //! entry, so the wheel never holds more entries than schedules made.
 
@@ -33,7 +34,7 @@ use hashbrown::hash_table::{self, HashTable};
 
 use crate::key::StoredKey;
 use crate::wheel::TimerWheel;
-use crate::{key_hash, UnixMillis, Value};
+use crate::{key_hash, Encoding, UnixMillis, Value};
 
 mod scan;
 pub use scan::SCAN_SEGMENT_FRACTION;
@@ -42,15 +43,18 @@ pub use scan::SCAN_SEGMENT_FRACTION;
 const SEGMENTS: usize = 256;
 const SEGMENT_SHIFT: u32 = 48;
 
-/// `Entry::meta` bits 0..56 hold the deadline (0 = none)...
-const DEADLINE_BITS: u32 = 56;
-const DEADLINE_MASK: u64 = (1 << DEADLINE_BITS) - 1;
-/// ...and bits 56..64 the guard tag.
-const TAG_SHIFT: u32 = DEADLINE_BITS;
+/// `Entry::meta` bits 0..8 hold the guard tag...
+const TAG_MASK: u64 = 0xff;
+/// ...bits 8..16 the value's [`Encoding`]...
+const ENCODING_SHIFT: u32 = 8;
+const ENCODING_MASK: u64 = 0xff << ENCODING_SHIFT;
+/// ...and bits 32..64 the last access time in unix seconds (Redis keeps
+/// access times at seconds resolution too; 32 bits last until 2106).
+const ACCESS_SHIFT: u32 = 32;
 
-/// The latest representable deadline (about 2.28 million years after 1970);
-/// later deadlines are stored as this.
-pub const MAX_DEADLINE: UnixMillis = DEADLINE_MASK;
+/// The latest deadline: Redis's deadlines are signed 64-bit milliseconds.
+/// Later deadlines are stored as this.
+pub const MAX_DEADLINE: UnixMillis = i64::MAX as UnixMillis;
 
 /// A segment whose capacity exceeds this many times its length is shrunk.
 const SHRINK_RATIO: usize = 8;
@@ -80,15 +84,47 @@ fn rehash(entry: &Entry) -> u64 {
 /// The guard tag of a wheel entry at `deadline`.
 #[inline]
 fn tag_of(deadline: UnixMillis) -> u64 {
-    deadline & 0xff
+    deadline & TAG_MASK
 }
 
-/// One key with its value and optional deadline.
+/// Unix seconds of `now`, as an entry stores its access time.
+#[inline]
+fn secs(now: UnixMillis) -> u32 {
+    (now / 1000) as u32
+}
+
+/// An entry's metadata word.
+#[inline]
+fn pack_meta(tag: u64, encoding: Encoding, access_secs: u32) -> u64 {
+    tag | (encoding as u64) << ENCODING_SHIFT | (access_secs as u64) << ACCESS_SHIFT
+}
+
+/// One key with its value, optional deadline, value encoding and last
+/// access time.
 pub struct Entry {
     key: StoredKey,
     value: Value,
-    /// Deadline (bits 0..56, 0 = none) and guard tag (bits 56..64).
+    /// Absolute deadline in unix milliseconds, 0 = none.
+    deadline: UnixMillis,
+    /// Guard tag (bits 0..8), encoding (bits 8..16), last access in unix
+    /// seconds (bits 32..64).
     meta: u64,
+}
+
+/// Everything an entry holds but its key, to move a key between keyspaces
+/// (RENAME, MOVE, COPY across shards or databases): take the entry out with
+/// [`Keyspace::remove`], split it with [`Entry::into_parts`], store it with
+/// [`Keyspace::insert_parts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryParts {
+    /// The value.
+    pub value: Value,
+    /// The absolute deadline, if any.
+    pub deadline: Option<UnixMillis>,
+    /// The encoding Redis would report.
+    pub encoding: Encoding,
+    /// The last access time, in unix seconds.
+    pub access_secs: u32,
 }
 
 impl Entry {
@@ -112,22 +148,72 @@ impl Entry {
         self.value
     }
 
+    /// Consumes the entry, returning all it holds but the key.
+    pub fn into_parts(self) -> EntryParts {
+        EntryParts {
+            deadline: self.deadline(),
+            encoding: self.encoding(),
+            access_secs: self.access_secs(),
+            value: self.value,
+        }
+    }
+
     /// The absolute deadline, if the key has a TTL.
     pub fn deadline(&self) -> Option<UnixMillis> {
-        match self.raw_deadline() {
+        match self.deadline {
             0 => None,
             d => Some(d),
         }
     }
 
+    /// The encoding Redis would report for the value.
+    pub fn encoding(&self) -> Encoding {
+        Encoding::from_bits((self.meta >> ENCODING_SHIFT) as u8)
+    }
+
+    /// Records a new encoding, after a command changed the value in place
+    /// (APPEND and SETRANGE make `raw`, INCR keeps `int`).
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.meta = (self.meta & !ENCODING_MASK) | (encoding as u64) << ENCODING_SHIFT;
+    }
+
+    /// When the key was last read or written, in unix seconds.
+    pub fn access_secs(&self) -> u32 {
+        (self.meta >> ACCESS_SHIFT) as u32
+    }
+
+    /// Whole seconds since the last access, as `OBJECT IDLETIME` reports.
+    pub fn idle_secs(&self, now: UnixMillis) -> u64 {
+        u64::from(secs(now).saturating_sub(self.access_secs()))
+    }
+
+    /// Records an access at `now` ([`Keyspace::get`] does this itself).
+    #[inline]
+    pub fn touch(&mut self, now: UnixMillis) {
+        self.meta =
+            (self.meta & !(u64::MAX << ACCESS_SHIFT)) | u64::from(secs(now)) << ACCESS_SHIFT;
+    }
+
+    /// Bytes this entry takes in Mayfly's memory: its slot in the table plus
+    /// the heap blocks of its key and value (allocator overhead and the
+    /// table's control bytes and free slots not included).
+    pub fn memory_usage(&self) -> usize {
+        std::mem::size_of::<Entry>() + self.key.heap_size() + self.value.heap_size()
+    }
+
     #[inline]
     fn raw_deadline(&self) -> UnixMillis {
-        self.meta & DEADLINE_MASK
+        self.deadline
     }
 
     #[inline]
     fn guard_tag(&self) -> u64 {
-        self.meta >> TAG_SHIFT
+        self.meta & TAG_MASK
+    }
+
+    #[inline]
+    fn set_guard_tag(&mut self, tag: u64) {
+        self.meta = (self.meta & !TAG_MASK) | tag;
     }
 
     #[inline]
@@ -149,6 +235,8 @@ impl fmt::Debug for Entry {
             .field("key", &self.key)
             .field("value", &self.value)
             .field("deadline", &self.deadline())
+            .field("encoding", &self.encoding())
+            .field("access_secs", &self.access_secs())
             .finish()
     }
 }
@@ -165,18 +253,18 @@ fn encode_deadline(deadline: Option<UnixMillis>) -> UnixMillis {
     deadline.map_or(0, |d| d.clamp(1, MAX_DEADLINE))
 }
 
-/// The new `meta` of a key whose deadline changes from `old_meta`'s to `new`
-/// (raw), and whether a new guard must be scheduled at `new`. The old guard
-/// (at or before the old deadline) still covers any later deadline.
+/// The guard tag of a key whose raw deadline changes from `old` (guarded by
+/// `old_tag`) to `new`, and whether a new guard must be scheduled at `new`.
+/// The old guard (at or before the old deadline) still covers any later
+/// deadline.
 #[inline]
-fn rearm(old_meta: u64, new: UnixMillis) -> (u64, bool) {
-    let old = old_meta & DEADLINE_MASK;
+fn rearm(old: UnixMillis, old_tag: u64, new: UnixMillis) -> (u64, bool) {
     if new == 0 {
         (0, false)
     } else if old != 0 && old <= new {
-        (new | (old_meta & !DEADLINE_MASK), false)
+        (old_tag, false)
     } else {
-        (new | tag_of(new) << TAG_SHIFT, true)
+        (tag_of(new), true)
     }
 }
 
@@ -275,9 +363,21 @@ impl Keyspace {
         self.wheel.len()
     }
 
-    /// The live entry for `key`; an expired entry is deleted and `None` returned.
+    /// The live entry for `key`, its access time set to `now` (every read
+    /// and write of a key goes through here); an expired entry is deleted
+    /// and `None` returned.
     #[inline]
     pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
+        let entry = self.peek(key, now)?;
+        entry.touch(now);
+        Some(entry)
+    }
+
+    /// The live entry for `key` without recording an access (OBJECT, TYPE,
+    /// EXISTS and TTL look without touching, as in Redis); an expired entry
+    /// is deleted and `None` returned.
+    #[inline]
+    pub fn peek(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
         let hash = key_hash(key);
         let segment = &mut self.segments[segment_of(hash)];
         match segment.find_entry(table_hash(hash as u32), |e| e.is(hash as u32, key)) {
@@ -293,12 +393,14 @@ impl Keyspace {
     }
 
     /// Stores `value` under `key` with `deadline` (None: no TTL), replacing any
-    /// entry; returns the previous live entry.
+    /// entry; returns the previous live entry. The value gets the encoding
+    /// Redis gives a value a client stores ([`Value::stored_encoding`]) and
+    /// the access time `now`.
     ///
     /// Overwriting reuses the stored key rather than allocating a new one, so
-    /// the returned previous entry carries its value and deadline but an
-    /// empty `key()` (the caller holds the key anyway). Only a new key
-    /// allocates (its boxed copy).
+    /// the returned previous entry carries its value, deadline, encoding and
+    /// access time but an empty `key()` (the caller holds the key anyway).
+    /// Only a new key allocates (its boxed copy).
     #[inline]
     pub fn set(
         &mut self,
@@ -307,16 +409,66 @@ impl Keyspace {
         deadline: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Option<Entry> {
+        let encoding = value.stored_encoding();
+        self.store(key, value, deadline, encoding, secs(now), now)
+    }
+
+    /// [`Keyspace::set`] with the encoding given (for values a command
+    /// builds, e.g. INCRBYFLOAT's `embstr` result that looks like an integer).
+    #[inline]
+    pub fn set_encoded(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        encoding: Encoding,
+        deadline: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Option<Entry> {
+        self.store(key, value, deadline, encoding, secs(now), now)
+    }
+
+    /// Stores an entry taken from another keyspace (see [`EntryParts`]) under
+    /// `key`, keeping its deadline, encoding and access time, and replacing
+    /// any entry; returns the previous live entry as [`Keyspace::set`] does.
+    /// A deadline `<= now` stores a key that is already expired (gone for
+    /// every read); callers that move keys usually check first.
+    pub fn insert_parts(
+        &mut self,
+        key: &[u8],
+        parts: EntryParts,
+        now: UnixMillis,
+    ) -> Option<Entry> {
+        self.store(
+            key,
+            parts.value,
+            parts.deadline,
+            parts.encoding,
+            parts.access_secs,
+            now,
+        )
+    }
+
+    #[inline]
+    fn store(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        deadline: Option<UnixMillis>,
+        encoding: Encoding,
+        access_secs: u32,
+        now: UnixMillis,
+    ) -> Option<Entry> {
         let hash = key_hash(key);
         let new = encode_deadline(deadline);
         let segment = &mut self.segments[segment_of(hash)];
         match segment.entry(table_hash(hash as u32), |e| e.is(hash as u32, key), rehash) {
             hash_table::Entry::Occupied(mut found) => {
                 let entry = found.get_mut();
+                let old = entry.deadline;
                 let old_meta = entry.meta;
-                let old = old_meta & DEADLINE_MASK;
-                let (meta, schedule) = rearm(old_meta, new);
-                entry.meta = meta;
+                let (tag, schedule) = rearm(old, entry.guard_tag(), new);
+                entry.deadline = new;
+                entry.meta = pack_meta(tag, encoding, access_secs);
                 let old_value = std::mem::replace(&mut entry.value, value);
                 if schedule {
                     self.wheel.schedule(new, hash, now);
@@ -329,16 +481,18 @@ impl Keyspace {
                     Some(Entry {
                         key: StoredKey::empty(),
                         value: old_value,
-                        meta: old,
+                        deadline: old,
+                        meta: old_meta & !TAG_MASK,
                     })
                 }
             }
             hash_table::Entry::Vacant(slot) => {
-                let (meta, schedule) = rearm(0, new);
+                let (tag, schedule) = rearm(0, 0, new);
                 slot.insert(Entry {
                     key: StoredKey::new(key, hash as u32),
                     value,
-                    meta,
+                    deadline: new,
+                    meta: pack_meta(tag, encoding, access_secs),
                 });
                 if schedule {
                     self.wheel.schedule(new, hash, now);
@@ -364,7 +518,8 @@ impl Keyspace {
         (!expired).then_some(entry)
     }
 
-    /// Sets or clears the deadline of a live key; false when the key does not exist.
+    /// Sets or clears the deadline of a live key (an access: its access time
+    /// becomes `now`); false when the key does not exist.
     #[inline]
     pub fn set_deadline(
         &mut self,
@@ -387,8 +542,10 @@ impl Keyspace {
         }
         let entry = found.into_mut();
         let old = entry.raw_deadline();
-        let (meta, schedule) = rearm(entry.meta, new);
-        entry.meta = meta;
+        let (tag, schedule) = rearm(old, entry.guard_tag(), new);
+        entry.deadline = new;
+        entry.set_guard_tag(tag);
+        entry.touch(now);
         if schedule {
             self.wheel.schedule(new, hash, now);
         }
@@ -495,7 +652,7 @@ fn on_guard_fired(
     for entry in segment.iter_hash_mut(table_hash) {
         let deadline = entry.raw_deadline();
         if deadline > now && entry.guard_tag() == tag && entry.key.hash32() == hash32 {
-            entry.meta = deadline | tag_of(at) << TAG_SHIFT;
+            entry.set_guard_tag(tag_of(at));
         }
     }
     Some(at)
@@ -551,8 +708,110 @@ mod tests {
     }
 
     #[test]
-    fn entry_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<Entry>(), 48);
+    fn entry_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
+    }
+
+    #[test]
+    fn encoding_follows_how_the_value_was_stored() {
+        let mut ks = Keyspace::new();
+        ks.set(b"i", s("123"), None, T0);
+        ks.set(b"e", s("hello"), None, T0);
+        ks.set(b"r", s(&"x".repeat(45)), None, T0);
+        ks.set_encoded(b"f", s("6"), Encoding::Embstr, None, T0);
+        let enc = |ks: &mut Keyspace, k: &[u8]| ks.peek(k, T0).unwrap().encoding();
+        assert_eq!(enc(&mut ks, b"i"), Encoding::Int);
+        assert_eq!(enc(&mut ks, b"e"), Encoding::Embstr);
+        assert_eq!(enc(&mut ks, b"r"), Encoding::Raw);
+        assert_eq!(enc(&mut ks, b"f"), Encoding::Embstr);
+        let e = ks.get(b"i", T0).unwrap();
+        e.set_encoding(Encoding::Raw);
+        assert_eq!(e.encoding(), Encoding::Raw);
+        // Changing the encoding keeps the deadline's guard and access time.
+        ks.set(b"t", s("1"), Some(T0 + 10), T0);
+        ks.get(b"t", T0).unwrap().set_encoding(Encoding::Raw);
+        assert_eq!(expire_all(&mut ks, T0 + 10), 1);
+        // Overwriting returns the old encoding and takes the new one.
+        let old = ks.set(b"i", s("abc"), None, T0).unwrap();
+        assert_eq!(old.encoding(), Encoding::Raw);
+        assert_eq!(enc(&mut ks, b"i"), Encoding::Embstr);
+    }
+
+    #[test]
+    fn reads_and_writes_touch_peek_does_not() {
+        let mut ks = Keyspace::new();
+        ks.set(b"k", s("v"), None, T0);
+        assert_eq!(ks.peek(b"k", T0 + 5_000).unwrap().idle_secs(T0 + 5_000), 5);
+        assert_eq!(ks.peek(b"k", T0 + 9_999).unwrap().idle_secs(T0 + 9_999), 9);
+        assert!(ks.get(b"k", T0 + 10_000).is_some());
+        assert_eq!(
+            ks.peek(b"k", T0 + 12_000).unwrap().idle_secs(T0 + 12_000),
+            2
+        );
+        assert!(ks.set_deadline(b"k", Some(T0 + 100_000), T0 + 20_000));
+        assert_eq!(
+            ks.peek(b"k", T0 + 20_000).unwrap().idle_secs(T0 + 20_000),
+            0
+        );
+        ks.set(b"k", s("w"), None, T0 + 30_000);
+        let e = ks.peek(b"k", T0 + 31_000).unwrap();
+        assert_eq!(e.access_secs(), ((T0 + 30_000) / 1000) as u32);
+        assert_eq!(e.idle_secs(T0), 0);
+        // A peek still reclaims an expired key.
+        ks.set(b"x", s("v"), Some(T0 + 1), T0);
+        assert!(ks.peek(b"x", T0 + 1).is_none());
+        assert_eq!(ks.expired_total(), 1);
+    }
+
+    #[test]
+    fn entries_move_between_keyspaces_whole() {
+        let mut from = Keyspace::new();
+        let mut to = Keyspace::new();
+        from.set(b"k", s("12"), Some(T0 + 5_000), T0);
+        from.get(b"k", T0).unwrap().set_encoding(Encoding::Raw);
+        let parts = from.remove(b"k", T0 + 2_000).unwrap().into_parts();
+        assert_eq!(
+            parts,
+            EntryParts {
+                value: s("12"),
+                deadline: Some(T0 + 5_000),
+                encoding: Encoding::Raw,
+                access_secs: (T0 / 1000) as u32,
+            }
+        );
+        assert!(from.is_empty());
+        assert!(to.insert_parts(b"dst", parts, T0 + 2_000).is_none());
+        let e = to.peek(b"dst", T0 + 3_000).unwrap();
+        assert_eq!(e.value(), &s("12"));
+        assert_eq!(e.deadline(), Some(T0 + 5_000));
+        assert_eq!(e.encoding(), Encoding::Raw);
+        assert_eq!(e.idle_secs(T0 + 3_000), 3);
+        assert_eq!(to.expires_len(), 1);
+        assert_eq!(expire_all(&mut to, T0 + 5_000), 1);
+    }
+
+    #[test]
+    fn deadlines_keep_all_64_bits() {
+        let mut ks = Keyspace::new();
+        let far = 9_000_000_000_000_000_000;
+        ks.set(b"k", s("v"), Some(far), T0);
+        assert_eq!(ks.get(b"k", T0).unwrap().deadline(), Some(far));
+        assert!(ks.set_deadline(b"k", Some(i64::MAX as u64), T0));
+        assert_eq!(ks.get(b"k", T0).unwrap().deadline(), Some(MAX_DEADLINE));
+        assert_eq!(expire_all(&mut ks, T0 + 1_000_000), 0);
+        assert_eq!(ks.len(), 1);
+    }
+
+    #[test]
+    fn memory_usage_counts_entry_key_and_value() {
+        let mut ks = Keyspace::new();
+        let mut v = Vec::with_capacity(100);
+        v.extend_from_slice(b"abc");
+        ks.set(b"key", Value::String(v), None, T0);
+        assert_eq!(
+            ks.peek(b"key", T0).unwrap().memory_usage(),
+            std::mem::size_of::<Entry>() + 3 + 100
+        );
     }
 
     #[test]
@@ -1113,11 +1372,12 @@ mod tests {
         let mut counts = Counts::default();
         let hash = key_hash(b"a");
         for (key, deadline) in [(&b"a"[..], T0 + 10), (b"b", T0 + 20), (b"c", T0 + 30)] {
-            let (meta, _) = rearm(0, deadline);
+            let (tag, _) = rearm(0, 0, deadline);
             let entry = Entry {
                 key: StoredKey::new(key, hash as u32),
                 value: s("v"),
-                meta,
+                deadline,
+                meta: pack_meta(tag, Encoding::Embstr, 0),
             };
             segment.insert_unique(table_hash(hash as u32), entry, rehash);
             counts.len += 1;
@@ -1125,7 +1385,7 @@ mod tests {
         }
         // Re-tag the last two as if guarded by the entry at +10.
         for e in segment.iter_mut() {
-            e.meta = e.raw_deadline() | tag_of(T0 + 10) << TAG_SHIFT;
+            e.set_guard_tag(tag_of(T0 + 10));
         }
         assert_eq!(
             on_guard_fired(&mut segment, &mut counts, hash, T0 + 10, T0 + 10),

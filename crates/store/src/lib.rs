@@ -16,8 +16,10 @@ mod wheel;
 
 pub use glob::glob_match;
 pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
-pub use keyspace::{Entry, ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION};
-pub use value::Value;
+pub use keyspace::{
+    Entry, EntryParts, ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION,
+};
+pub use value::{Encoding, Value};
 pub use wheel::{Advance, TimerWheel};
 
 /// A point in time: milliseconds since the unix epoch.
