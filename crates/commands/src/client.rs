@@ -191,12 +191,17 @@ impl ClientInfo {
             out,
             " age={age} idle={idle} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={READ_BUFFER_SIZE} rbp=0 obl=0 \
-             oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name=",
+             oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={}",
             self.db, self.resp
         );
-        out.extend_from_slice(&self.lib_name);
-        out.extend_from_slice(b" lib-ver=");
-        out.extend_from_slice(&self.lib_ver);
+        // Redis 7.2's fields, shown only once CLIENT SETINFO (7.2) set one:
+        // otherwise the line is exactly 7.0's.
+        if !self.lib_name.is_empty() || !self.lib_ver.is_empty() {
+            out.extend_from_slice(b" lib-name=");
+            out.extend_from_slice(&self.lib_name);
+            out.extend_from_slice(b" lib-ver=");
+            out.extend_from_slice(&self.lib_ver);
+        }
         out.push(b'\n');
     }
 }
@@ -684,8 +689,7 @@ mod tests {
             String::from_utf8_lossy(&out),
             "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name= age=5 idle=2 flags=N db=0 \
              sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=65536 \
-             rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=get user=default redir=-1 resp=2 \
-             lib-name= lib-ver=\n"
+             rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=get user=default redir=-1 resp=2\n"
         );
         let mut flagged = info();
         flagged.no_evict = true;

@@ -3,7 +3,7 @@
 //! live with the keyspace); these are the connection-side ones.
 
 use crate::client::reply_help;
-use crate::{Client, CommandError, ServerFacts};
+use crate::{Checks, Client, CommandError, ServerFacts};
 use resp::{Args, ReplyEncoder};
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ pub(crate) fn debug_unknown(args: &Args, _: &mut Client, _: &ServerFacts, enc: &
 }
 
 /// DEBUG SET-ACTIVE-EXPIRE takes exactly one argument.
-pub(crate) fn validate_active_expire(args: &Args) -> Result<(), CommandError> {
+pub(crate) fn validate_active_expire(args: &Args, _: &Checks) -> Result<(), CommandError> {
     if args.len() == 3 {
         Ok(())
     } else {

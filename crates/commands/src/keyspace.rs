@@ -12,9 +12,9 @@
 use crate::connection::parse_db_index;
 use crate::error::reply_error;
 use crate::number::parse_i64;
-use crate::{CommandError, ShardCtx};
+use crate::{Checks, CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
-use store::{UnixMillis, Value};
+use store::EntryParts;
 
 /// DEL key [key ...]: this shard's part, the number of keys removed.
 pub(crate) fn del(args: &Args, ctx: &mut ShardCtx) -> i64 {
@@ -45,7 +45,7 @@ pub(crate) fn touch(args: &Args, ctx: &mut ShardCtx) -> i64 {
 }
 
 /// For commands whose arity already rules out every argument.
-pub(crate) fn no_arguments(_: &Args) -> Result<(), CommandError> {
+pub(crate) fn no_arguments(_: &Args, _: &Checks) -> Result<(), CommandError> {
     Ok(())
 }
 
@@ -56,7 +56,7 @@ pub(crate) fn dbsize(_: &Args, ctx: &mut ShardCtx) -> i64 {
 }
 
 /// FLUSHDB / FLUSHALL take an optional ASYNC or SYNC.
-pub(crate) fn flush_mode(args: &Args) -> Result<(), CommandError> {
+pub(crate) fn flush_mode(args: &Args, _: &Checks) -> Result<(), CommandError> {
     match args.len() {
         1 => Ok(()),
         2 if args.get(1).eq_ignore_ascii_case(b"SYNC")
@@ -101,8 +101,8 @@ pub(crate) fn parse_swapdb(args: &Args, databases: usize) -> Result<(usize, usiz
 /// SWAPDB's check before the broadcast. It cannot know the number of
 /// databases, so an index too large is caught only by [`parse_swapdb`] with
 /// the real count (and [`swapdb`] then does nothing).
-pub(crate) fn validate_swapdb(args: &Args) -> Result<(), CommandError> {
-    parse_swapdb(args, usize::MAX).map(|_| ())
+pub(crate) fn validate_swapdb(args: &Args, checks: &Checks) -> Result<(), CommandError> {
+    parse_swapdb(args, checks.databases).map(|_| ())
 }
 
 /// SWAPDB index1 index2: swaps the two databases on this shard.
@@ -125,16 +125,14 @@ pub(crate) fn move_key(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) 
     let (key, now, src) = (args.get(1), ctx.now, ctx.db);
     let moved = ctx.dbs.db(src).get(key, now).is_some()
         && ctx.dbs.db(dst).get(key, now).is_none()
-        && take_key(ctx, key, Take::Remove).is_some_and(|(value, deadline)| {
-            put_key(ctx, dst, key, value, deadline, true);
-            true
-        });
+        && take_key(ctx, key, Take::Remove)
+            .is_some_and(|parts| put_key(ctx, dst, key, parts, true));
     enc.integer(i64::from(moved));
 }
 
 /// How [`take_key`] takes a key's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Take {
+pub enum Take {
     /// Removes the key (RENAME, MOVE).
     Remove,
     /// Leaves the key and clones its value (COPY).
@@ -142,35 +140,29 @@ pub(crate) enum Take {
 }
 
 /// The source half of RENAME / COPY / MOVE on the shard that owns `key` in
-/// the selected database: its value and deadline, or `None` when it does
-/// not exist.
-pub(crate) fn take_key(
-    ctx: &mut ShardCtx,
-    key: &[u8],
-    how: Take,
-) -> Option<(Value, Option<UnixMillis>)> {
+/// the selected database: its value, deadline and encoding, or `None` when
+/// it does not exist. A copy is a new object: its access time is now.
+pub fn take_key(ctx: &mut ShardCtx, key: &[u8], how: Take) -> Option<EntryParts> {
     let now = ctx.now;
     match how {
-        Take::Remove => ctx.keyspace().remove(key, now).map(|entry| {
-            let deadline = entry.deadline();
-            (entry.into_value(), deadline)
+        Take::Remove => ctx.keyspace().remove(key, now).map(|e| e.into_parts()),
+        Take::Clone => ctx.keyspace().get(key, now).map(|e| EntryParts {
+            value: e.value().clone(),
+            deadline: e.deadline(),
+            encoding: e.encoding(),
+            access_secs: (now / 1000) as u32,
         }),
-        Take::Clone => ctx
-            .keyspace()
-            .get(key, now)
-            .map(|entry| (entry.value().clone(), entry.deadline())),
     }
 }
 
-/// The destination half: stores `value` with `deadline` under `key` in
-/// database `db`, unless the key exists and `replace` is false; returns
-/// whether it stored. A replaced key's TTL goes with it.
-pub(crate) fn put_key(
+/// The destination half: stores `parts` under `key` in database `db`,
+/// unless the key exists and `replace` is false; returns whether it stored.
+/// A replaced key's TTL goes with it.
+pub fn put_key(
     ctx: &mut ShardCtx,
     db: usize,
     key: &[u8],
-    value: Value,
-    deadline: Option<UnixMillis>,
+    parts: EntryParts,
     replace: bool,
 ) -> bool {
     let now = ctx.now;
@@ -178,7 +170,7 @@ pub(crate) fn put_key(
     if !replace && db.get(key, now).is_some() {
         return false;
     }
-    db.set(key, value, deadline, now);
+    db.insert_parts(key, parts, now);
     true
 }
 
@@ -211,17 +203,22 @@ fn rename_generic(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder, nx: b
     if nx && ctx.keyspace().get(dst, now).is_some() {
         return done(enc, false);
     }
-    let Some((value, deadline)) = take_key(ctx, src, Take::Remove) else {
+    let Some(parts) = take_key(ctx, src, Take::Remove) else {
         return reply_error(enc, &CommandError::NoSuchKey);
     };
     let db = ctx.db;
-    put_key(ctx, db, dst, value, deadline, true);
+    put_key(ctx, db, dst, parts, true);
     done(enc, true);
+}
+
+/// COPY's options are checked before any key is looked at.
+pub(crate) fn validate_copy(args: &Args, checks: &Checks) -> Result<(), CommandError> {
+    parse_copy(args, checks.db, checks.databases).map(|_| ())
 }
 
 /// COPY's options, resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CopyArgs {
+pub struct CopyArgs {
     /// The destination database (DB, or the selected one).
     pub dst_db: usize,
     /// REPLACE: overwrite an existing destination.
@@ -234,11 +231,7 @@ pub(crate) struct CopyArgs {
 /// `ERR source and destination objects are the same` when both names and
 /// databases are, whether or not the key exists. `db` is the selected
 /// database, `databases` how many there are.
-pub(crate) fn parse_copy(
-    args: &Args,
-    db: usize,
-    databases: usize,
-) -> Result<CopyArgs, CommandError> {
+pub fn parse_copy(args: &Args, db: usize, databases: usize) -> Result<CopyArgs, CommandError> {
     let mut copy = CopyArgs {
         dst_db: db,
         replace: false,
@@ -275,7 +268,7 @@ pub(crate) fn copy(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     let copied = ctx.read(src).is_some()
         && (copy.replace || ctx.dbs.db(copy.dst_db).get(dst, now).is_none())
         && take_key(ctx, src, Take::Clone)
-            .is_some_and(|(value, deadline)| put_key(ctx, copy.dst_db, dst, value, deadline, true));
+            .is_some_and(|parts| put_key(ctx, copy.dst_db, dst, parts, true));
     enc.integer(i64::from(copied));
 }
 

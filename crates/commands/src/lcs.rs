@@ -42,7 +42,7 @@ pub(crate) fn not_strings() -> CommandError {
 /// LCS over the strings `a` (key1) and `b` (key2), a missing key being the
 /// empty string: parses the options of `args[3..]` and writes the reply
 /// (or the error).
-pub(crate) fn lcs_reply(args: &Args, a: &[u8], b: &[u8], enc: &mut ReplyEncoder) {
+pub fn lcs_reply(args: &Args, a: &[u8], b: &[u8], enc: &mut ReplyEncoder) {
     if let Err(e) = lcs_generic(args, a, b, enc) {
         reply_error(enc, &e);
     }

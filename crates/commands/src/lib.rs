@@ -25,9 +25,6 @@ mod long_double;
 mod multikey;
 mod number;
 mod object;
-// KEYS, SCAN and RANDOMKEY reply lists gathered from several shards, which
-// `Dispatch` cannot express yet: their parts wait for the server to wire them.
-#[cfg_attr(not(test), allow(dead_code))]
 mod scan;
 mod strings;
 mod table;
@@ -44,17 +41,41 @@ pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::CommandError;
 pub use glob::glob_match;
 pub use info::{render_info, ProcessStats, ShardStats};
+pub use keyspace::{parse_copy, put_key, take_key, CopyArgs, Take};
+pub use lcs::lcs_reply;
 pub use multikey::{mget_part, mset_part, msetnx_existing};
 pub use object::debug_object;
+pub use scan::{
+    keys_part, next_cursor, parse_scan, pick_weighted, random_u64, randomkey_part, reply_scan,
+    scan_part, split_cursor, ScanArgs,
+};
 pub use table::{
     lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
-    KeyFn, KeyRange, ServerOp, TABLE,
+    KeyFn, KeyRange, Scatter, ServerOp, TABLE,
 };
 
 use store::{Databases, UnixMillis};
 
 /// The Redis version Mayfly is compatible with, reported by HELLO and INFO.
 pub const REDIS_VERSION: &str = "7.0.15";
+
+/// What an argument check may know besides the arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    /// The number of databases.
+    pub databases: usize,
+    /// The client's selected database.
+    pub db: usize,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self {
+            databases: usize::MAX,
+            db: 0,
+        }
+    }
+}
 
 /// What a command running on a shard may touch: that shard's databases, the
 /// database the client selected, the time of the batch, and the shard's stats.

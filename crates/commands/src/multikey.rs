@@ -8,12 +8,12 @@
 //! on every shard, and MSET on every shard only if no key existed.
 
 use crate::error::reply_error;
-use crate::{CommandError, ShardCtx};
+use crate::{Checks, CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
 use store::Value;
 
 /// MSET / MSETNX take key-value pairs: an odd pair count is an arity error.
-pub(crate) fn validate_pairs(args: &Args) -> Result<(), CommandError> {
+pub(crate) fn validate_pairs(args: &Args, _: &Checks) -> Result<(), CommandError> {
     if args.len() % 2 == 1 {
         Ok(())
     } else {
@@ -48,7 +48,7 @@ pub fn mget_part(args: &Args, ctx: &mut ShardCtx) -> Vec<Option<Vec<u8>>> {
 
 /// MSET key value [key value ...]
 pub(crate) fn mset(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    match validate_pairs(args) {
+    match validate_pairs(args, &Checks::default()) {
         Ok(()) => {
             mset_part(args, ctx);
             enc.ok();
@@ -70,7 +70,7 @@ pub fn mset_part(args: &Args, ctx: &mut ShardCtx) {
 /// MSETNX key value [key value ...]: sets all the pairs only if none of the
 /// keys exists; `:1` if it set them, `:0` otherwise.
 pub(crate) fn msetnx(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    if let Err(e) = validate_pairs(args) {
+    if let Err(e) = validate_pairs(args, &Checks::default()) {
         return reply_error(enc, &e);
     }
     let now = ctx.now;

@@ -217,9 +217,7 @@ fn memory_usage_options(args: &Args) -> Result<(), CommandError> {
 /// access clock.
 pub fn debug_object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     if args.len() != 3 {
-        return enc.error(
-            "ERR unknown subcommand or wrong number of arguments for 'object'. Try DEBUG HELP.",
-        );
+        return enc.error(&crate::debug_subcommand_error(args).to_string());
     }
     let now: UnixMillis = ctx.now;
     let Some(entry) = ctx.keyspace().peek(args.get(2), now) else {

@@ -31,7 +31,7 @@ pub(crate) const MAX_SCAN_SHARDS: usize = 1 << CURSOR_SHARD_BITS;
 /// KEYS pattern: this shard's part, the keys of the selected database that
 /// are live and match (`*` matches every key, the empty one included, as in
 /// Redis).
-pub(crate) fn keys_part(args: &Args, ctx: &mut ShardCtx) -> Vec<Vec<u8>> {
+pub fn keys_part(args: &Args, ctx: &mut ShardCtx) -> Vec<Vec<u8>> {
     let pattern = Pattern::new(args.get(1));
     let now = ctx.now;
     ctx.keyspace()
@@ -43,7 +43,7 @@ pub(crate) fn keys_part(args: &Args, ctx: &mut ShardCtx) -> Vec<Vec<u8>> {
 
 /// RANDOMKEY: this shard's part, its number of live keys in the selected
 /// database and one of them chosen uniformly (`None` when it has none).
-pub(crate) fn randomkey_part(ctx: &mut ShardCtx) -> (usize, Option<Vec<u8>>) {
+pub fn randomkey_part(ctx: &mut ShardCtx) -> (usize, Option<Vec<u8>>) {
     let now = ctx.now;
     let db = ctx.keyspace();
     let live = db.live_len(now);
@@ -53,7 +53,7 @@ pub(crate) fn randomkey_part(ctx: &mut ShardCtx) -> (usize, Option<Vec<u8>>) {
 
 /// The index of a shard chosen with probability proportional to `counts`
 /// (RANDOMKEY's live keys per shard); `None` when they are all 0.
-pub(crate) fn pick_weighted(counts: &[usize], random: u64) -> Option<usize> {
+pub fn pick_weighted(counts: &[usize], random: u64) -> Option<usize> {
     let total: u64 = counts.iter().map(|&c| c as u64).sum();
     if total == 0 {
         return None;
@@ -72,7 +72,7 @@ pub(crate) fn pick_weighted(counts: &[usize], random: u64) -> Option<usize> {
 
 /// A random u64 from the standard library's per-process random hash keys
 /// (no extra dependency; plenty for RANDOMKEY).
-pub(crate) fn random_u64() -> u64 {
+pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     std::collections::hash_map::RandomState::new()
         .build_hasher()
@@ -81,7 +81,7 @@ pub(crate) fn random_u64() -> u64 {
 
 /// SCAN's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ScanArgs {
+pub struct ScanArgs {
     /// The cursor, as the client sent it.
     pub cursor: u64,
     /// MATCH pattern; `None` when absent or `*`.
@@ -110,7 +110,13 @@ impl ScanArgs {
 /// a later one replacing an earlier; an unknown option or one without its
 /// value is `ERR syntax error`, as is a COUNT below 1; a COUNT that is not
 /// an integer is `ERR value is not an integer or out of range`.
-pub(crate) fn parse_scan(args: &Args) -> Result<ScanArgs, CommandError> {
+/// SCAN's arguments are checked before it is routed.
+pub(crate) fn validate_scan(args: &Args, _: &crate::Checks) -> Result<(), CommandError> {
+    parse_scan(args).map(|_| ())
+}
+
+/// Parses SCAN's cursor and options.
+pub fn parse_scan(args: &Args) -> Result<ScanArgs, CommandError> {
     let mut scan = ScanArgs {
         cursor: parse_cursor(args.get(1))?,
         pattern: None,
@@ -182,11 +188,7 @@ fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
 /// SCAN: this shard's part, from `shard_position` (the cursor's position
 /// part, see [`split_cursor`]): the next position in this shard (0 = this
 /// shard is done) and the live keys found that match MATCH and TYPE.
-pub(crate) fn scan_part(
-    scan: &ScanArgs,
-    ctx: &mut ShardCtx,
-    shard_position: u64,
-) -> (u64, Vec<Vec<u8>>) {
+pub fn scan_part(scan: &ScanArgs, ctx: &mut ShardCtx, shard_position: u64) -> (u64, Vec<Vec<u8>>) {
     let now = ctx.now;
     let mut keys = Vec::new();
     let next = ctx
@@ -202,7 +204,7 @@ pub(crate) fn scan_part(
 /// Splits a SCAN cursor into the shard it names and the position within
 /// that shard. A shard index at or beyond the number of shards means a
 /// cursor Mayfly never returned: reply the end of the scan (`0`, no keys).
-pub(crate) fn split_cursor(cursor: u64) -> (usize, u64) {
+pub fn split_cursor(cursor: u64) -> (usize, u64) {
     (
         (cursor & (MAX_SCAN_SHARDS as u64 - 1)) as usize,
         cursor >> CURSOR_SHARD_BITS,
@@ -217,7 +219,7 @@ pub(crate) fn compose_cursor(shard: usize, position: u64) -> u64 {
 /// The cursor to reply after `shard` returned `next_position` from
 /// [`scan_part`]: the same shard further on, else the next shard's start,
 /// else 0 (the scan is complete).
-pub(crate) fn next_cursor(shard: usize, next_position: u64, shards: usize) -> u64 {
+pub fn next_cursor(shard: usize, next_position: u64, shards: usize) -> u64 {
     if next_position != 0 {
         compose_cursor(shard, next_position)
     } else if shard + 1 < shards {
@@ -228,7 +230,7 @@ pub(crate) fn next_cursor(shard: usize, next_position: u64, shards: usize) -> u6
 }
 
 /// Writes SCAN's reply: the next cursor as a bulk string, then the keys.
-pub(crate) fn reply_scan(enc: &mut ReplyEncoder, cursor: u64, keys: &[Vec<u8>]) {
+pub fn reply_scan(enc: &mut ReplyEncoder, cursor: u64, keys: &[Vec<u8>]) {
     enc.array_len(2);
     enc.bulk(cursor.to_string().as_bytes());
     enc.array_len(keys.len());
@@ -261,24 +263,31 @@ mod tests {
     const NOW: u64 = 1_700_000_000_000;
 
     /// Several shards' data, keys placed by `shard_of` as the server does.
-    struct Shards(Vec<(Databases, ShardStats)>);
+    struct Shards(Vec<(Databases, ShardStats, crate::ShardSettings)>);
 
     impl Shards {
         fn new(n: usize) -> Self {
             Self(
                 (0..n)
-                    .map(|_| (Databases::new(16), ShardStats::default()))
+                    .map(|_| {
+                        (
+                            Databases::new(16),
+                            ShardStats::default(),
+                            crate::ShardSettings::default(),
+                        )
+                    })
                     .collect(),
             )
         }
 
         fn ctx(&mut self, shard: usize) -> ShardCtx<'_> {
-            let (dbs, stats) = &mut self.0[shard];
+            let (dbs, stats, settings) = &mut self.0[shard];
             ShardCtx {
                 dbs,
                 db: 0,
                 now: NOW,
                 stats,
+                settings,
             }
         }
 

@@ -5,9 +5,9 @@
 
 use crate::{
     client, config, connection, counters, debug, expire, introspection, keyspace, lcs, multikey,
-    object, strings,
+    object, scan, strings,
 };
-use crate::{Client, CommandError, ServerFacts, ShardCtx};
+use crate::{Checks, Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
 
 /// Runs on the connection's thread with the connection's state.
@@ -18,7 +18,7 @@ pub type KeyFn = fn(&Args, &mut ShardCtx, &mut ReplyEncoder);
 /// partial counts are summed into one integer reply.
 pub type CountFn = fn(&Args, &mut ShardCtx) -> i64;
 /// Checks a broadcast command's arguments before it is sent anywhere.
-pub type ValidateFn = fn(&Args) -> Result<(), CommandError>;
+pub type ValidateFn = fn(&Args, &Checks) -> Result<(), CommandError>;
 /// Runs on every shard.
 pub type BroadcastFn = fn(&Args, &mut ShardCtx) -> i64;
 
@@ -68,6 +68,17 @@ pub enum Cross {
     Copy,
     /// LCS: both values are read, then compared.
     Lcs,
+}
+
+/// Commands that read every shard's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scatter {
+    /// KEYS: every shard's matching keys, at one instant.
+    Keys,
+    /// RANDOMKEY: a shard chosen by its share of keys, then one of its keys.
+    RandomKey,
+    /// SCAN: the shard the cursor names.
+    Scan,
 }
 
 /// Commands the server runs itself.
@@ -125,6 +136,14 @@ pub enum Dispatch {
     },
     /// INFO: gathers every shard's statistics, then renders them.
     Info,
+    /// Reads every shard (SCAN: the one its cursor names) and combines
+    /// what they return.
+    Scatter {
+        /// Argument check, done before anything is sent.
+        validate: ValidateFn,
+        /// Which command.
+        kind: Scatter,
+    },
     /// Needs state only the server has (every shard's clients, process
     /// counters): the server runs it.
     Server(ServerOp),
@@ -250,7 +269,11 @@ pub static TABLE: &[CommandSpec] = &[
     spec("incrby", 3, Dispatch::Key(counters::incrby)),
     spec("decrby", 3, Dispatch::Key(counters::decrby)),
     spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat)),
-    spec("lcs", -3, Dispatch::Key(lcs::lcs)),
+    spec(
+        "lcs",
+        -3,
+        multi(keyspace::no_arguments, (1, 2, 1), lcs::lcs, Cross::Lcs),
+    ),
     spec(
         "mget",
         -2,
@@ -287,9 +310,60 @@ pub static TABLE: &[CommandSpec] = &[
     spec("unlink", -2, Dispatch::KeysCount(keyspace::del)),
     spec("touch", -2, Dispatch::KeysCount(keyspace::touch)),
     spec("move", 3, Dispatch::Key(keyspace::move_key)),
-    spec("rename", 3, Dispatch::Key(keyspace::rename)),
-    spec("renamenx", 3, Dispatch::Key(keyspace::renamenx)),
-    spec("copy", -3, Dispatch::Key(keyspace::copy)),
+    spec(
+        "rename",
+        3,
+        multi(
+            keyspace::no_arguments,
+            (1, 2, 1),
+            keyspace::rename,
+            Cross::Rename { nx: false },
+        ),
+    ),
+    spec(
+        "renamenx",
+        3,
+        multi(
+            keyspace::no_arguments,
+            (1, 2, 1),
+            keyspace::renamenx,
+            Cross::Rename { nx: true },
+        ),
+    ),
+    spec(
+        "copy",
+        -3,
+        multi(
+            keyspace::validate_copy,
+            (1, 2, 1),
+            keyspace::copy,
+            Cross::Copy,
+        ),
+    ),
+    spec(
+        "keys",
+        2,
+        Dispatch::Scatter {
+            validate: keyspace::no_arguments,
+            kind: Scatter::Keys,
+        },
+    ),
+    spec(
+        "randomkey",
+        1,
+        Dispatch::Scatter {
+            validate: keyspace::no_arguments,
+            kind: Scatter::RandomKey,
+        },
+    ),
+    spec(
+        "scan",
+        -2,
+        Dispatch::Scatter {
+            validate: scan::validate_scan,
+            kind: Scatter::Scan,
+        },
+    ),
     spec("type", 2, Dispatch::Key(object::type_)),
     spec("object", -2, Dispatch::SubKey(object::object)),
     spec("memory", -2, Dispatch::SubKey(object::memory)),
@@ -355,6 +429,7 @@ pub static TABLE: &[CommandSpec] = &[
         -2,
         Dispatch::Sub {
             routes: &[
+                ("object", Dispatch::SubKey(object::debug_object)),
                 ("sleep", Dispatch::Connection(debug::debug_sleep)),
                 (
                     "set-active-expire",

@@ -2,7 +2,7 @@
 //! fake clock, as the server would (minus the network).
 
 use crate::table::KeyFn;
-use crate::{lookup, Client, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats};
+use crate::{lookup, Checks, Client, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::Databases;
 
@@ -32,6 +32,7 @@ impl Harness {
             db: self.db,
             now: self.now,
             stats: &mut self.stats,
+            settings: &mut self.settings,
         };
         crate::config::reset_stats(&mut ctx);
         self.stats.snapshot(&self.dbs)
@@ -53,6 +54,7 @@ impl Harness {
             db: self.db,
             now: self.now,
             stats: &mut self.stats,
+            settings: &mut self.settings,
         };
         f(&args, &mut ctx, &mut enc);
         out
@@ -68,6 +70,10 @@ impl Harness {
             enc.error(&e.to_string());
             return out;
         }
+        let checks = Checks {
+            databases: 16,
+            db: self.db,
+        };
         let mut ctx = ShardCtx {
             dbs: &mut self.dbs,
             db: self.db,
@@ -80,7 +86,7 @@ impl Harness {
             Dispatch::KeysCount(f) => enc.integer(f(&args, &mut ctx)),
             Dispatch::Multi {
                 validate, whole, ..
-            } => match validate(&args) {
+            } => match validate(&args, &checks) {
                 Ok(()) => whole(&args, &mut ctx, &mut enc),
                 Err(e) => enc.error(&e.to_string()),
             },
@@ -88,7 +94,7 @@ impl Harness {
                 validate,
                 op,
                 combine,
-            } => match validate(&args) {
+            } => match validate(&args, &checks) {
                 Ok(()) => {
                     let n = op(&args, &mut ctx);
                     match combine {
@@ -98,7 +104,11 @@ impl Harness {
                 }
                 Err(e) => enc.error(&e.to_string()),
             },
-            Dispatch::Connection(_) | Dispatch::Info | Dispatch::Sub { .. } => {
+            Dispatch::Connection(_)
+            | Dispatch::Info
+            | Dispatch::Sub { .. }
+            | Dispatch::Server(_)
+            | Dispatch::Scatter { .. } => {
                 panic!("not a shard command")
             }
         }
@@ -135,6 +145,12 @@ pub(crate) fn run_connection_on(commands: &[&[&str]]) -> (Vec<u8>, Client) {
             Err(e) => enc.error(&e.to_string()),
             Ok(()) => match spec.route(&args) {
                 Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
+                // With one client on one shard, the connection commands
+                // answer CLIENT LIST / KILL and CONFIG RESETSTAT themselves.
+                Dispatch::Server(crate::ServerOp::ResetStat) => {
+                    crate::config::config(&args, &mut client, &facts, &mut enc)
+                }
+                Dispatch::Server(_) => crate::client::client(&args, &mut client, &facts, &mut enc),
                 _ => panic!("not a connection command"),
             },
         }

@@ -9,7 +9,8 @@
 use crate::reactor::Reactor;
 use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
-    lookup, render_info, unknown_command_error, Client, Combine, Dispatch, ProcessStats, ShardStats,
+    lookup, render_info, unknown_command_error, Checks, Client, Combine, Dispatch, ProcessStats,
+    ShardStats,
 };
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -307,6 +308,10 @@ fn plan_one(
     *planned += 1;
     let db = client.db as u32;
     let dispatch = spec.route(&args);
+    let checks = Checks {
+        databases: reactor.facts.databases,
+        db: client.db,
+    };
     let job = |args| Job {
         dispatch,
         db,
@@ -341,7 +346,7 @@ fn plan_one(
             }
         }
         Dispatch::Multi { validate, keys, .. } => {
-            if let Err(e) = validate(&args) {
+            if let Err(e) = validate(&args, &checks) {
                 batch.ready_error(protocol, &e.to_string());
                 return None;
             }
@@ -355,7 +360,7 @@ fn plan_one(
         }
         Dispatch::AllShards {
             validate, combine, ..
-        } => match validate(&args) {
+        } => match validate(&args, &checks) {
             Ok(()) if shards == 1 => {
                 batch.gather(protocol, GatherKind::Combine(combine), [(0, job(args))])
             }
@@ -367,6 +372,10 @@ fn plan_one(
             batch.gather(protocol, GatherKind::Info(args), jobs)
         }
         Dispatch::Server(_) => return Some((dispatch, args)),
+        Dispatch::Scatter { validate, .. } => match validate(&args, &checks) {
+            Ok(()) => return Some((dispatch, args)),
+            Err(e) => batch.ready_error(protocol, &e.to_string()),
+        },
         // `route` never returns a Sub.
         Dispatch::Sub { .. } => batch.ready_error(protocol, "ERR unknown subcommand"),
     }

@@ -4,10 +4,11 @@
 //! data is the commands crate's (`mget_part`, `mset_part`, the count parts).
 
 use crate::reactor::Reactor;
-use crate::shard::{BatchReply, JobOutcome, Locks, Moved, TxOp};
+use crate::shard::{BatchReply, JobOutcome, Locks, TxOp};
 use crate::txn::Transaction;
-use commands::{Combine, CountFn, Cross, Dispatch, ShardCtx};
+use commands::{Combine, CountFn, Cross, Dispatch, Scatter, ShardCtx};
 use resp::{Args, Protocol, ReplyEncoder};
+use store::{EntryParts, Value};
 
 /// Runs `args` (whose keys span shards, or which touches every shard) as a
 /// transaction and appends its reply to `out`.
@@ -30,7 +31,13 @@ pub(crate) async fn run(
             Cross::Mset => mset(reactor, db, &args, &mut enc).await,
             Cross::Msetnx => msetnx(reactor, db, &args, &mut enc).await,
             Cross::Rename { nx } => rename(reactor, db, &args, nx, &mut enc).await,
-            Cross::Copy | Cross::Lcs => None,
+            Cross::Copy => copy(reactor, db, &args, &mut enc).await,
+            Cross::Lcs => lcs(reactor, db, &args, &mut enc).await,
+        },
+        Dispatch::Scatter { kind, .. } => match kind {
+            Scatter::Keys => keys(reactor, db, &args, &mut enc).await,
+            Scatter::RandomKey => randomkey(reactor, db, &mut enc).await,
+            Scatter::Scan => scan(reactor, db, &args, &mut enc).await,
         },
         Dispatch::Key(_)
         | Dispatch::SubKey(_)
@@ -253,33 +260,16 @@ fn exists_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
         .count() as i64
 }
 
-fn delete_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
-    let now = ctx.now;
-    let db = ctx.keyspace();
-    args.iter()
-        .skip(1)
-        .filter(|key| db.remove(key, now).is_some())
-        .count() as i64
-}
-
-fn entry(reply: Option<BatchReply>) -> Option<Moved> {
+fn entry(reply: Option<BatchReply>) -> Option<EntryParts> {
     match reply.and_then(|mut r| r.outcomes.pop()) {
         Some(JobOutcome::Entry(entry)) => entry,
         _ => None,
     }
 }
 
-/// RENAME / RENAMENX src dst with src and dst on different shards: read the
-/// source (and, for NX, check the destination); then delete the source and
-/// write the destination, in one hop, under both locks.
-async fn rename(
-    reactor: &Reactor,
-    db: u32,
-    args: &Args,
-    nx: bool,
-    enc: &mut ReplyEncoder<'_>,
-) -> Option<()> {
-    let (src, dst) = (args.get(1), args.get(2));
+/// Locks `src` on its shard and `dst` on its own, for a command over two
+/// keys on different shards.
+fn pair_locks(reactor: &Reactor, src: &[u8], dst: &[u8]) -> ((usize, usize), Vec<(usize, Locks)>) {
     let (from, to) = (
         store::shard_of(src, reactor.shards),
         store::shard_of(dst, reactor.shards),
@@ -288,40 +278,228 @@ async fn rename(
         (from, Locks::Keys(vec![store::key_hash(src)])),
         (to, Locks::Keys(vec![store::key_hash(dst)])),
     ];
+    ((from, to), locks)
+}
+
+/// RENAME / RENAMENX src dst with src and dst on different shards: check the
+/// source exists (and, for NX, the destination does not); then take the
+/// source out and write it to the destination, under both locks.
+async fn rename(
+    reactor: &Reactor,
+    db: u32,
+    args: &Args,
+    nx: bool,
+    enc: &mut ReplyEncoder<'_>,
+) -> Option<()> {
+    let (src, dst) = (args.get(1), args.get(2));
+    let ((from, to), locks) = pair_locks(reactor, src, dst);
     let tx = Transaction::begin(reactor, locks).await?;
-    let key = src.to_vec();
-    let mut check = vec![(from, vec![TxOp::Read { db, key }])];
+    let (f, exists) = (exists_count, Args::from_slices(&[b"exists", src]));
+    let mut check = vec![(
+        from,
+        vec![TxOp::Count {
+            f,
+            db,
+            args: exists,
+        }],
+    )];
     if nx {
         let (f, args) = (exists_count, Args::from_slices(&[b"exists", dst]));
         check.push((to, vec![TxOp::Count { f, db, args }]));
     }
-    let mut replies = tx.hop(reactor, check, false).await;
-    let exists = nx && int(&replies[to]) > 0;
-    let Some(moved) = entry(replies[from].take()) else {
+    let replies = tx.hop(reactor, check, false).await;
+    if int(&replies[from]) == 0 {
         tx.hop(reactor, Vec::new(), true).await;
         enc.error("ERR no such key");
         return Some(());
-    };
-    if exists {
+    }
+    if nx && int(&replies[to]) > 0 {
         tx.hop(reactor, Vec::new(), true).await;
         enc.integer(0);
         return Some(());
     }
-    let (f, del) = (delete_count, Args::from_slices(&[b"del", src]));
-    let write = TxOp::Write {
-        db,
-        key: dst.to_vec(),
-        entry: moved,
-    };
-    let ops = vec![
-        (from, vec![TxOp::Count { f, db, args: del }]),
-        (to, vec![write]),
-    ];
-    tx.hop(reactor, ops, true).await;
+    let key = src.to_vec();
+    let take = vec![(
+        from,
+        vec![TxOp::Read {
+            db,
+            key,
+            remove: true,
+        }],
+    )];
+    let mut replies = tx.hop(reactor, take, false).await;
+    if let Some(entry) = entry(replies[from].take()) {
+        let write = TxOp::Write {
+            db,
+            key: dst.to_vec(),
+            entry,
+            replace: true,
+        };
+        tx.hop(reactor, vec![(to, vec![write])], true).await;
+    } else {
+        tx.hop(reactor, Vec::new(), true).await;
+    }
     if nx {
         enc.integer(1);
     } else {
         enc.ok();
     }
+    Some(())
+}
+
+/// COPY src dst [DB n] [REPLACE] with src and dst on different shards: read
+/// the source (a copy), then write it unless the destination exists and
+/// REPLACE was not given.
+async fn copy(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let options = match commands::parse_copy(args, db as usize, reactor.facts.databases) {
+        Ok(options) => options,
+        Err(e) => {
+            enc.error(&e.to_string());
+            return Some(());
+        }
+    };
+    let (src, dst) = (args.get(1), args.get(2));
+    let ((from, to), locks) = pair_locks(reactor, src, dst);
+    let tx = Transaction::begin(reactor, locks).await?;
+    let key = src.to_vec();
+    let read = vec![(
+        from,
+        vec![TxOp::Read {
+            db,
+            key,
+            remove: false,
+        }],
+    )];
+    let mut replies = tx.hop(reactor, read, false).await;
+    let Some(entry) = entry(replies[from].take()) else {
+        tx.hop(reactor, Vec::new(), true).await;
+        enc.integer(0);
+        return Some(());
+    };
+    let write = TxOp::Write {
+        db: options.dst_db as u32,
+        key: dst.to_vec(),
+        entry,
+        replace: options.replace,
+    };
+    let replies = tx.hop(reactor, vec![(to, vec![write])], true).await;
+    enc.integer(int(&replies[to]));
+    Some(())
+}
+
+/// LCS a b with a and b on different shards: read both, then compare here.
+async fn lcs(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let (a, b) = (args.get(1), args.get(2));
+    let ((from, to), locks) = pair_locks(reactor, a, b);
+    let tx = Transaction::begin(reactor, locks).await?;
+    let read = |key: &[u8]| {
+        let key = key.to_vec();
+        vec![TxOp::Read {
+            db,
+            key,
+            remove: false,
+        }]
+    };
+    let mut replies = tx
+        .hop(reactor, vec![(from, read(a)), (to, read(b))], true)
+        .await;
+    let value = |parts: Option<EntryParts>| match parts.map(|p| p.value) {
+        Some(Value::String(s)) => s,
+        None => Vec::new(),
+    };
+    let (a, b) = (
+        value(entry(replies[from].take())),
+        value(entry(replies[to].take())),
+    );
+    commands::lcs_reply(args, &a, &b, enc);
+    Some(())
+}
+
+/// KEYS pattern: every shard's matching keys, all shards locked at once so
+/// that the answer is one instant's.
+async fn keys(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let shards = 0..reactor.shards;
+    let tx =
+        Transaction::begin(reactor, shards.clone().map(|s| (s, Locks::Shard)).collect()).await?;
+    let ops = shards
+        .map(|s| {
+            (
+                s,
+                vec![TxOp::Keys {
+                    db,
+                    args: args.clone(),
+                }],
+            )
+        })
+        .collect();
+    let replies = tx.hop(reactor, ops, true).await;
+    let keys: Vec<Vec<u8>> = replies
+        .into_iter()
+        .flatten()
+        .flat_map(|mut r| match r.outcomes.pop() {
+            Some(JobOutcome::Keys(keys)) => keys,
+            _ => Vec::new(),
+        })
+        .collect();
+    enc.array_len(keys.len());
+    for key in &keys {
+        enc.bulk(key);
+    }
+    Some(())
+}
+
+/// RANDOMKEY: every shard offers its key count and one random key; a shard
+/// is picked in proportion to its count.
+async fn randomkey(reactor: &Reactor, db: u32, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let shards = 0..reactor.shards;
+    let no_locks = shards.clone().map(|s| (s, Locks::Keys(Vec::new())));
+    let tx = Transaction::begin(reactor, no_locks.collect()).await?;
+    let ops = shards.map(|s| (s, vec![TxOp::RandomKey { db }])).collect();
+    let replies = tx.hop(reactor, ops, true).await;
+    let offers: Vec<(usize, Option<Vec<u8>>)> = replies
+        .into_iter()
+        .map(|r| match r.and_then(|mut r| r.outcomes.pop()) {
+            Some(JobOutcome::Random(count, key)) => (count, key),
+            _ => (0, None),
+        })
+        .collect();
+    let counts: Vec<usize> = offers.iter().map(|(count, _)| *count).collect();
+    let key = commands::pick_weighted(&counts, commands::random_u64())
+        .and_then(|shard| offers.into_iter().nth(shard))
+        .and_then(|(_, key)| key);
+    match key {
+        Some(key) => enc.bulk(&key),
+        None => enc.null(),
+    }
+    Some(())
+}
+
+/// SCAN cursor ...: the cursor names a shard and a place in it.
+async fn scan(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
+    let cursor = match commands::parse_scan(args) {
+        Ok(scan) => scan.cursor,
+        Err(e) => {
+            enc.error(&e.to_string());
+            return Some(());
+        }
+    };
+    let (shard, position) = commands::split_cursor(cursor);
+    if shard >= reactor.shards {
+        commands::reply_scan(enc, 0, &[]);
+        return Some(());
+    }
+    let tx = Transaction::begin(reactor, vec![(shard, Locks::Keys(Vec::new()))]).await?;
+    let op = TxOp::Scan {
+        db,
+        args: args.clone(),
+        position,
+    };
+    let mut replies = tx.hop(reactor, vec![(shard, vec![op])], true).await;
+    let (next, keys) = match replies[shard].take().and_then(|mut r| r.outcomes.pop()) {
+        Some(JobOutcome::Scanned(next, keys)) => (next, keys),
+        _ => (0, Vec::new()),
+    };
+    let cursor = commands::next_cursor(shard, next, reactor.shards);
+    commands::reply_scan(enc, cursor, &keys);
     Some(())
 }

@@ -20,12 +20,12 @@
 //! involves one shard keeps its fast path, and nobody observes a transaction
 //! half done: its keys are locked on every shard before any of its hops runs.
 
-use commands::{CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats};
+use commands::{CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats, Take};
 use hashbrown::HashMap;
 use resp::{Args, Protocol, ReplyEncoder};
 use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, Hasher};
-use store::{Databases, UnixMillis, Value};
+use store::{Databases, EntryParts, UnixMillis};
 
 /// Keys the timer wheel may reclaim per tick and shard (about 1 ms of work),
 /// so that a tick never blocks the thread for long.
@@ -40,12 +40,6 @@ pub(crate) struct Job {
     pub args: Args,
 }
 
-/// A key's entry in flight between shards (RENAME, COPY, LCS).
-pub(crate) struct Moved {
-    pub value: Value,
-    pub deadline: Option<UnixMillis>,
-}
-
 /// One step of a transaction's hop on one shard.
 pub(crate) enum TxOp {
     /// Runs a counting part (`args` is the command name and this shard's
@@ -53,10 +47,23 @@ pub(crate) enum TxOp {
     Count { f: CountFn, db: u32, args: Args },
     /// MGET's part: answers the values of `args[1..]`.
     Mget { db: u32, args: Args },
-    /// Answers a copy of `key`'s entry, if it exists.
-    Read { db: u32, key: Vec<u8> },
-    /// Stores `entry` under `key`, replacing what was there.
-    Write { db: u32, key: Vec<u8>, entry: Moved },
+    /// Answers `key`'s entry, if it exists: a copy, or (`remove`) the entry
+    /// itself, taken out.
+    Read { db: u32, key: Vec<u8>, remove: bool },
+    /// Stores `entry` under `key` (unless it exists and not `replace`);
+    /// answers 1 if it stored.
+    Write {
+        db: u32,
+        key: Vec<u8>,
+        entry: EntryParts,
+        replace: bool,
+    },
+    /// KEYS' part: answers the matching keys.
+    Keys { db: u32, args: Args },
+    /// RANDOMKEY's part: answers the key count and a random key.
+    RandomKey { db: u32 },
+    /// SCAN's part from `position` in this shard.
+    Scan { db: u32, args: Args, position: u64 },
 }
 
 /// What a transaction locks on one shard.
@@ -97,7 +104,13 @@ pub(crate) enum JobOutcome {
     /// MGET's values.
     Values(Vec<Option<Vec<u8>>>),
     /// A key's entry, if it existed.
-    Entry(Option<Moved>),
+    Entry(Option<EntryParts>),
+    /// Keys (KEYS).
+    Keys(Vec<Vec<u8>>),
+    /// A shard's key count and one random key (RANDOMKEY).
+    Random(usize, Option<Vec<u8>>),
+    /// Where a SCAN goes on in this shard (0: done) and the keys it found.
+    Scanned(u64, Vec<Vec<u8>>),
     /// Whether a transaction was scheduled.
     Scheduled(bool),
 }
@@ -341,7 +354,8 @@ impl ShardState {
             Dispatch::Connection(_)
             | Dispatch::Info
             | Dispatch::Sub { .. }
-            | Dispatch::Server(_) => false,
+            | Dispatch::Server(_)
+            | Dispatch::Scatter { .. } => false,
         }
     }
 
@@ -397,9 +411,10 @@ impl ShardState {
             Dispatch::Info => JobOutcome::Stats(Box::new(self.stats.snapshot(&self.dbs))),
             // Connection commands never leave their connection's thread,
             // and jobs carry routes already taken.
-            Dispatch::Connection(_) | Dispatch::Sub { .. } | Dispatch::Server(_) => {
-                JobOutcome::Int(0)
-            }
+            Dispatch::Connection(_)
+            | Dispatch::Sub { .. }
+            | Dispatch::Server(_)
+            | Dispatch::Scatter { .. } => JobOutcome::Int(0),
         };
         reply.outcomes.push(outcome);
     }
@@ -410,19 +425,34 @@ impl ShardState {
             TxOp::Mget { db, args } => {
                 JobOutcome::Values(commands::mget_part(&args, &mut self.ctx(db, now)))
             }
-            TxOp::Read { db, key } => {
-                let entry = self.dbs.db(db as usize).get(&key, now).map(|e| Moved {
-                    value: e.value().clone(),
-                    deadline: e.deadline(),
-                });
-                JobOutcome::Entry(entry)
+            TxOp::Read { db, key, remove } => {
+                let how = if remove { Take::Remove } else { Take::Clone };
+                JobOutcome::Entry(commands::take_key(&mut self.ctx(db, now), &key, how))
             }
-            TxOp::Write { db, key, entry } => {
-                self.dbs
-                    .db(db as usize)
-                    .set(&key, entry.value, entry.deadline, now);
-                JobOutcome::Int(1)
+            TxOp::Write {
+                db,
+                key,
+                entry,
+                replace,
+            } => {
+                let ctx = &mut self.ctx(db, now);
+                JobOutcome::Int(commands::put_key(ctx, db as usize, &key, entry, replace).into())
             }
+            TxOp::Keys { db, args } => {
+                JobOutcome::Keys(commands::keys_part(&args, &mut self.ctx(db, now)))
+            }
+            TxOp::RandomKey { db } => {
+                let (count, key) = commands::randomkey_part(&mut self.ctx(db, now));
+                JobOutcome::Random(count, key)
+            }
+            TxOp::Scan { db, args, position } => match commands::parse_scan(&args) {
+                Ok(scan) => {
+                    let ctx = &mut self.ctx(db, now);
+                    let (next, keys) = commands::scan_part(&scan, ctx, position);
+                    JobOutcome::Scanned(next, keys)
+                }
+                Err(_) => JobOutcome::Scanned(0, Vec::new()),
+            },
         }
     }
 

@@ -273,6 +273,7 @@ mod tests {
             let entry = Entry {
                 key: StoredKey::new(&key(i), hash32),
                 value: s("v"),
+                deadline: 0,
                 meta: 0,
             };
             ks.segments[0].insert_unique(table_hash(hash32), entry, rehash);
