@@ -784,7 +784,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(" cmd=client|info user=default "), "{text}");
-        assert!(text.ends_with("lib-ver=\n\r\n"), "{text}");
+        assert!(text.ends_with(" resp=2\n\r\n"), "{text}");
         let (out, _) = run_connection(&["CLIENT", "LIST", "ID", "8", "7"]);
         assert!(String::from_utf8_lossy(&out).contains(" cmd=client|list "));
         assert_eq!(

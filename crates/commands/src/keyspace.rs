@@ -149,7 +149,7 @@ pub fn take_key(ctx: &mut ShardCtx, key: &[u8], how: Take) -> Option<EntryParts>
         Take::Clone => ctx.keyspace().get(key, now).map(|e| EntryParts {
             value: e.value().clone(),
             deadline: e.deadline(),
-            encoding: e.encoding(),
+            encoding: e.encoding().of_copy(),
             access_secs: (now / 1000) as u32,
         }),
     }

@@ -152,7 +152,7 @@ pub(crate) fn object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 /// What OBJECT REFCOUNT says: Redis shares one object for each integer
 /// 0..9999 stored with the `int` encoding; every other value has one owner.
 fn refcount(entry: &Entry) -> i64 {
-    let shared = entry.encoding() == Encoding::Int
+    let shared = entry.encoding() == Encoding::Int // not IntUnshared
         && match entry.value() {
             Value::String(s) => parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)),
         };
@@ -240,7 +240,7 @@ pub fn debug_object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 fn serialized_length(entry: &Entry) -> usize {
     match entry.value() {
         Value::String(s) => {
-            let as_int = (s.len() <= 11 || entry.encoding() == Encoding::Int)
+            let as_int = (s.len() <= 11 || entry.encoding().is_int())
                 .then(|| parse_i64(s))
                 .flatten();
             match as_int {

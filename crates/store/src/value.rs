@@ -48,6 +48,9 @@ pub enum Encoding {
     Int = 1,
     /// A short string allocated with its object (`embstr`).
     Embstr = 2,
+    /// `int`, in an object of its own even where Redis would share one
+    /// (0..9999): what COPY makes of an integer (`dupStringObject`).
+    IntUnshared = 3,
 }
 
 impl Encoding {
@@ -55,8 +58,21 @@ impl Encoding {
     pub fn name(self) -> &'static str {
         match self {
             Encoding::Raw => "raw",
-            Encoding::Int => "int",
+            Encoding::Int | Encoding::IntUnshared => "int",
             Encoding::Embstr => "embstr",
+        }
+    }
+
+    /// Whether it is `int`.
+    pub fn is_int(self) -> bool {
+        matches!(self, Encoding::Int | Encoding::IntUnshared)
+    }
+
+    /// The encoding of a copy of a value with this encoding (COPY).
+    pub fn of_copy(self) -> Self {
+        match self {
+            Encoding::Int => Encoding::IntUnshared,
+            other => other,
         }
     }
 
@@ -87,6 +103,7 @@ impl Encoding {
         match bits {
             1 => Encoding::Int,
             2 => Encoding::Embstr,
+            3 => Encoding::IntUnshared,
             _ => Encoding::Raw,
         }
     }
