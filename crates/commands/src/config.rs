@@ -7,7 +7,6 @@
 
 use crate::client::{reply_help, subcommand};
 use crate::error::reply_error;
-use crate::glob::glob_match;
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use log::LevelFilter;
 use resp::{Args, ReplyEncoder};
@@ -246,7 +245,9 @@ fn get(args: &Args, facts: &ServerFacts, enc: &mut ReplyEncoder) {
             }
             if !is_glob && param.name.as_bytes().eq_ignore_ascii_case(pattern) {
                 found.push((pattern, param));
-            } else if is_glob && glob_match(pattern, param.name.as_bytes(), true) {
+            } else if is_glob
+                && store::glob_match(&pattern.to_ascii_lowercase(), param.name.as_bytes())
+            {
                 found.push((param.name.as_bytes(), param));
             }
         }
