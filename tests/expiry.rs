@@ -115,3 +115,41 @@ fn expired_key_can_be_written_again() {
     assert_cmd!(c, ["PERSIST", "k"], b":0\r\n");
     assert_cmd!(c, ["DEL", "k"], b":0\r\n");
 }
+
+/// DEBUG SET-ACTIVE-EXPIRE 0 stops the background reclaiming on every shard
+/// (expired keys stay counted in INFO, yet are invisible to reads); 1
+/// brings it back.
+#[test]
+fn debug_set_active_expire_turns_the_timer_wheel_off_and_on() {
+    let s = Server::start(&["--threads", "2"]);
+    let mut c = s.client();
+    assert_cmd!(c, ["DEBUG", "SET-ACTIVE-EXPIRE", "0"], b"+OK\r\n");
+    let count = 200;
+    let mut request = Vec::new();
+    for i in 0..count {
+        request.extend(encode(&["PSETEX", &format!("paused:{i}"), "50", "v"]));
+    }
+    c.pipeline(request, count);
+    sleep(Duration::from_millis(300));
+    let keyspace = text_of(&c.cmd(&["INFO", "keyspace"]));
+    let db0 = info_field(&keyspace, "db0").unwrap_or_else(|| panic!("{keyspace:?}"));
+    assert!(
+        db0.starts_with(&format!("keys={count},expires={count},")),
+        "db0:{db0}"
+    );
+    assert_cmd!(c, ["GET", "paused:0"], b"$-1\r\n");
+    assert_cmd!(c, ["DEBUG", "SET-ACTIVE-EXPIRE", "1"], b"+OK\r\n");
+    let reclaimed = wait_for(Duration::from_secs(3), || {
+        let keyspace = text_of(&c.cmd(&["INFO", "keyspace"]));
+        info_field(&keyspace, "db0").is_none()
+    });
+    assert!(
+        reclaimed,
+        "keys not reclaimed once active expiry is back on"
+    );
+    assert_cmd!(
+        c,
+        ["DEBUG", "SET-ACTIVE-EXPIRE"],
+        b"-ERR unknown subcommand or wrong number of arguments for 'SET-ACTIVE-EXPIRE'. Try DEBUG HELP.\r\n"
+    );
+}
