@@ -1,11 +1,11 @@
 //! Keyspace commands over the wire: DEL, EXISTS, TTL, PTTL, EXPIRE, PEXPIRE,
-//! PERSIST, DBSIZE, SELECT, FLUSHDB, FLUSHALL. Every expected reply was
+//! PERSIST, DBSIZE, SELECT, FLUSHDB, FLUSHALL, SCAN. Every expected reply was
 //! checked byte for byte against redis-server 7.0.
 
 #[macro_use]
 mod common;
 
-use common::{int, int_of, Server};
+use common::{encode, int, int_of, parse_value, Server, Value};
 
 fn server() -> Server {
     Server::start(&["--threads", "2"])
@@ -389,4 +389,74 @@ fn flushall_empties_every_database() {
     // The server is still fully usable.
     assert_cmd!(c, ["SET", "k", "v"], b"+OK\r\n");
     assert_cmd!(c, ["GET", "k"], b"$1\r\nv\r\n");
+}
+
+/// A full SCAN returns every key that existed for the whole scan at least
+/// once, from both shards, while another client keeps inserting and
+/// deleting other keys (so tables grow and shrink between calls).
+#[test]
+fn scan_returns_every_key_despite_concurrent_growth() {
+    let s = Server::start(&["--threads", "2"]);
+    let mut c = s.client();
+    let count = 5000;
+    let mut request = Vec::new();
+    for i in 0..count {
+        request.extend(encode(&["SET", &format!("stable:{i}"), "v"]));
+    }
+    c.pipeline(request, count);
+    let port = s.port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = common::Client::connect(port);
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut request = Vec::new();
+                for i in 0..500 {
+                    request.extend(encode(&["SET", &format!("churn:{round}:{i}"), "v"]));
+                }
+                if round > 0 {
+                    for i in 0..500 {
+                        request.extend(encode(&["DEL", &format!("churn:{}:{i}", round - 1)]));
+                    }
+                }
+                c.pipeline(request, if round > 0 { 1000 } else { 500 });
+                round += 1;
+            }
+        })
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let reply = parse_value(&c.cmd(&["SCAN", &cursor, "MATCH", "stable:*", "COUNT", "20"]));
+        let Value::Array(parts) = reply else {
+            panic!("SCAN reply {reply:?}")
+        };
+        cursor = String::from_utf8(parts[0].as_bytes().expect("cursor").to_vec()).expect("utf-8");
+        if let Value::Array(keys) = &parts[1] {
+            for key in keys {
+                seen.insert(key.as_bytes().expect("key").to_vec());
+            }
+        }
+        calls += 1;
+        if cursor == "0" {
+            break;
+        }
+        assert!(calls < 100_000, "SCAN does not finish");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().expect("churn thread");
+    let missing: Vec<usize> = (0..count)
+        .filter(|i| !seen.contains(format!("stable:{i}").as_bytes()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} keys never returned, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(seen.len(), count, "only stable:* keys match");
+    assert!(calls > 2, "a scan in {calls} calls did not cross shards");
 }
