@@ -239,37 +239,7 @@ fn parse_decimal(s: &[u8]) -> Option<Exact> {
     if !seen_digit {
         return None;
     }
-    let mut exp10: i64 = 0;
-    if i < s.len() {
-        if s[i] != b'e' && s[i] != b'E' {
-            return None;
-        }
-        i += 1;
-        let negative = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        if i == s.len() {
-            return None;
-        }
-        for &c in &s[i..] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            // Saturate: anything this large over- or underflows anyway.
-            exp10 = (exp10 * 10 + i64::from(c - b'0')).min(1 << 40);
-        }
-        if negative {
-            exp10 = -exp10;
-        }
-    }
+    let exp10 = exponent(&s[i..], b'e')?;
     if digits.is_empty() {
         return Some(Exact::Zero);
     }
@@ -334,36 +304,7 @@ fn parse_hex(s: &[u8]) -> Option<Exact> {
     if !seen_digit {
         return None;
     }
-    let mut exp2: i64 = 0;
-    if i < s.len() {
-        if s[i] != b'p' && s[i] != b'P' {
-            return None;
-        }
-        i += 1;
-        let negative = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        if i == s.len() {
-            return None;
-        }
-        for &c in &s[i..] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            exp2 = (exp2 * 10 + i64::from(c - b'0')).min(1 << 40);
-        }
-        if negative {
-            exp2 = -exp2;
-        }
-    }
+    let exp2 = exponent(&s[i..], b'p')?;
     if n.is_zero() {
         return Some(Exact::Zero);
     }
@@ -628,6 +569,31 @@ impl Big {
         }
         s
     }
+}
+
+/// The exponent that ends a number (`rest` is what follows its digits):
+/// nothing (0), or `marker` (either case), an optional sign and digits,
+/// with nothing after them. Saturates: anything that large over- or
+/// underflows anyway.
+fn exponent(rest: &[u8], marker: u8) -> Option<i64> {
+    let Some((&first, rest)) = rest.split_first() else {
+        return Some(0);
+    };
+    if first.to_ascii_lowercase() != marker {
+        return None;
+    }
+    let (negative, digits) = match rest.first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, &c| (n * 10 + i64::from(c - b'0')).min(1 << 40));
+    Some(if negative { -n } else { n })
 }
 
 #[cfg(test)]

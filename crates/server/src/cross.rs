@@ -91,6 +91,23 @@ fn split(args: &Args, width: usize, shards: usize) -> Vec<Part> {
     parts
 }
 
+/// Runs `f` on each part's share of the arguments.
+fn count_ops(parts: Vec<Part>, f: CountFn, db: u32) -> Vec<(usize, Vec<TxOp>)> {
+    parts
+        .into_iter()
+        .map(|p| {
+            (
+                p.shard,
+                vec![TxOp::Count {
+                    f,
+                    db,
+                    args: p.args,
+                }],
+            )
+        })
+        .collect()
+}
+
 fn key_locks(parts: &[Part]) -> Vec<(usize, Locks)> {
     parts
         .iter()
@@ -115,20 +132,7 @@ async fn count(
 ) -> Option<()> {
     let parts = split(args, 1, reactor.shards);
     let tx = Transaction::begin(reactor, key_locks(&parts)).await?;
-    let ops = parts
-        .into_iter()
-        .map(|p| {
-            (
-                p.shard,
-                vec![TxOp::Count {
-                    f,
-                    db,
-                    args: p.args,
-                }],
-            )
-        })
-        .collect();
-    let replies = tx.hop(reactor, ops, true).await;
+    let replies = tx.hop(reactor, count_ops(parts, f, db), true).await;
     enc.integer(replies.iter().map(int).sum());
     Some(())
 }
@@ -198,21 +202,8 @@ fn mset_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
 async fn mset(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
     let parts = split(args, 2, reactor.shards);
     let tx = Transaction::begin(reactor, key_locks(&parts)).await?;
-    let ops = parts
-        .into_iter()
-        .map(|p| {
-            let f = mset_count;
-            (
-                p.shard,
-                vec![TxOp::Count {
-                    f,
-                    db,
-                    args: p.args,
-                }],
-            )
-        })
-        .collect();
-    tx.hop(reactor, ops, true).await;
+    tx.hop(reactor, count_ops(parts, mset_count, db), true)
+        .await;
     enc.ok();
     Some(())
 }
@@ -229,20 +220,7 @@ async fn msetnx(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<
         .collect();
     let existing: i64 = tx.hop(reactor, check, false).await.iter().map(int).sum();
     let ops = if existing == 0 {
-        parts
-            .into_iter()
-            .map(|p| {
-                let f = mset_count;
-                (
-                    p.shard,
-                    vec![TxOp::Count {
-                        f,
-                        db,
-                        args: p.args,
-                    }],
-                )
-            })
-            .collect()
+        count_ops(parts, mset_count, db)
     } else {
         Vec::new()
     };
@@ -258,6 +236,12 @@ fn exists_count(args: &Args, ctx: &mut ShardCtx) -> i64 {
         .skip(1)
         .filter(|key| db.get(key, now).is_some())
         .count() as i64
+}
+
+/// Reads `key`'s entry (a copy, or taken out with `remove`).
+fn read(db: u32, key: &[u8], remove: bool) -> TxOp {
+    let key = key.to_vec();
+    TxOp::Read { db, key, remove }
 }
 
 fn entry(reply: Option<BatchReply>) -> Option<EntryParts> {
@@ -318,15 +302,7 @@ async fn rename(
         enc.integer(0);
         return Some(());
     }
-    let key = src.to_vec();
-    let take = vec![(
-        from,
-        vec![TxOp::Read {
-            db,
-            key,
-            remove: true,
-        }],
-    )];
+    let take = vec![(from, vec![read(db, src, true)])];
     let mut replies = tx.hop(reactor, take, false).await;
     if let Some(entry) = entry(replies[from].take()) {
         let write = TxOp::Write {
@@ -361,16 +337,9 @@ async fn copy(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_
     let (src, dst) = (args.get(1), args.get(2));
     let ((from, to), locks) = pair_locks(reactor, src, dst);
     let tx = Transaction::begin(reactor, locks).await?;
-    let key = src.to_vec();
-    let read = vec![(
-        from,
-        vec![TxOp::Read {
-            db,
-            key,
-            remove: false,
-        }],
-    )];
-    let mut replies = tx.hop(reactor, read, false).await;
+    let mut replies = tx
+        .hop(reactor, vec![(from, vec![read(db, src, false)])], false)
+        .await;
     let Some(entry) = entry(replies[from].take()) else {
         tx.hop(reactor, Vec::new(), true).await;
         enc.integer(0);
@@ -392,17 +361,11 @@ async fn lcs(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>
     let (a, b) = (args.get(1), args.get(2));
     let ((from, to), locks) = pair_locks(reactor, a, b);
     let tx = Transaction::begin(reactor, locks).await?;
-    let read = |key: &[u8]| {
-        let key = key.to_vec();
-        vec![TxOp::Read {
-            db,
-            key,
-            remove: false,
-        }]
-    };
-    let mut replies = tx
-        .hop(reactor, vec![(from, read(a)), (to, read(b))], true)
-        .await;
+    let reads = vec![
+        (from, vec![read(db, a, false)]),
+        (to, vec![read(db, b, false)]),
+    ];
+    let mut replies = tx.hop(reactor, reads, true).await;
     let value = |parts: Option<EntryParts>| match parts.map(|p| p.value) {
         Some(Value::String(s)) => s,
         None => Vec::new(),
