@@ -68,7 +68,7 @@ fn leading_int(s: &[u8]) -> i64 {
             n.wrapping_mul(10).wrapping_add(i64::from(c - b'0'))
         });
     if negative {
-        -n
+        n.wrapping_neg()
     } else {
         n
     }

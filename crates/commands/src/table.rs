@@ -90,6 +90,9 @@ pub enum ServerOp {
     ClientKill,
     /// CONFIG RESETSTAT: every shard's counters and the process's.
     ResetStat,
+    /// DEBUG SLEEP: after the commands before it have run (it blocks its
+    /// shard's thread, as Redis blocks its server).
+    DebugSleep,
 }
 
 /// How the results of a broadcast command are combined into one reply.
@@ -430,7 +433,7 @@ pub static TABLE: &[CommandSpec] = &[
         Dispatch::Sub {
             routes: &[
                 ("object", Dispatch::SubKey(object::debug_object)),
-                ("sleep", Dispatch::Connection(debug::debug_sleep)),
+                ("sleep", Dispatch::Server(ServerOp::DebugSleep)),
                 (
                     "set-active-expire",
                     Dispatch::AllShards {

@@ -150,6 +150,9 @@ pub(crate) fn run_connection_on(commands: &[&[&str]]) -> (Vec<u8>, Client) {
                 Dispatch::Server(crate::ServerOp::ResetStat) => {
                     crate::config::config(&args, &mut client, &facts, &mut enc)
                 }
+                Dispatch::Server(crate::ServerOp::DebugSleep) => {
+                    crate::debug::debug_sleep(&args, &mut client, &facts, &mut enc)
+                }
                 Dispatch::Server(_) => crate::client::client(&args, &mut client, &facts, &mut enc),
                 _ => panic!("not a connection command"),
             },

@@ -83,7 +83,7 @@ pub(crate) fn sync(client: &Client) {
     });
 }
 
-/// Runs CLIENT LIST, CLIENT KILL or CONFIG RESETSTAT for `client` and
+/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT or DEBUG SLEEP for `client` and
 /// appends the reply to `out`. Malformed calls are answered by the
 /// connection commands, with their errors.
 pub(crate) async fn run(
@@ -141,6 +141,7 @@ pub(crate) async fn run(
             enc.ok();
         }
         (ServerOp::ResetStat, _) => commands::config_command(&args, client, facts, &mut enc),
+        (ServerOp::DebugSleep, _) => commands::debug_sleep(&args, client, facts, &mut enc),
         _ => commands::client_command(&args, client, facts, &mut enc),
     }
 }

@@ -149,6 +149,9 @@ struct Parked {
     next: usize,
     reply: BatchReply,
     to: ReplyTo,
+    /// The last transaction id scheduled when it arrived: it waits for
+    /// transactions up to this id, and later ones on its keys wait for it.
+    barrier: u64,
 }
 
 /// A scheduled transaction on this shard.
@@ -157,6 +160,36 @@ struct QueuedTx {
     locks: Locks,
     /// A hop that arrived before the transaction reached the front.
     hop: Option<(Vec<TxOp>, bool, ReplyTo)>,
+}
+
+/// Whether some key of `job` passes `test` (a job over the whole shard
+/// passes when `test` passes for any key at all: `whole`).
+fn any_key(job: &Job, test: impl Fn(&[u8]) -> bool, whole: bool) -> bool {
+    let args = &job.args;
+    match job.dispatch {
+        Dispatch::Key(_) => test(args.get(1)),
+        Dispatch::SubKey(_) => args.iter().nth(2).is_some_and(test),
+        Dispatch::KeysCount(_) => args.iter().skip(1).any(test),
+        Dispatch::Multi { keys, .. } => keys.keys(args).any(test),
+        Dispatch::AllShards { .. } => whole,
+        Dispatch::Connection(_)
+        | Dispatch::Info
+        | Dispatch::Sub { .. }
+        | Dispatch::Server(_)
+        | Dispatch::Scatter { .. } => false,
+    }
+}
+
+/// Whether a transaction holding `locks` holds a key `job` needs.
+fn conflicts(locks: &Locks, job: &Job) -> bool {
+    match locks {
+        Locks::Shard => true,
+        Locks::Keys(hashes) => any_key(
+            job,
+            |key| hashes.contains(&store::key_hash(key)),
+            !hashes.is_empty(),
+        ),
+    }
 }
 
 /// Key hashes are already uniform: the lock table uses them as they are.
@@ -211,7 +244,7 @@ impl ShardState {
     /// Runs `jobs` at once if no lock stands in their way (the fast path of
     /// every single-shard command); None if some of them must wait.
     pub fn try_run(&mut self, jobs: &[Job]) -> Option<BatchReply> {
-        if self.shard_locks > 0 || !self.locks.is_empty() {
+        if !self.queue.is_empty() && jobs.iter().any(|job| self.blocked(job, self.last_txid)) {
             return None;
         }
         let now = store::now_millis();
@@ -238,6 +271,7 @@ impl ShardState {
                     jobs,
                     next: 0,
                     to,
+                    barrier: self.last_txid,
                 };
                 if self.run_parked(&mut parked) {
                     done.push((parked.to, parked.reply));
@@ -258,18 +292,16 @@ impl ShardState {
                 }
                 done.push((to, BatchReply::single(JobOutcome::Scheduled(accepted))));
             }
-            Work::Hop { txid, ops, release } => {
-                match self.queue.iter_mut().position(|tx| tx.txid == txid) {
-                    Some(0) => self.run_hop(ops, release, to, done),
-                    Some(i) => self.queue[i].hop = Some((ops, release, to)),
-                    None => done.push((to, BatchReply::default())),
+            Work::Hop { txid, ops, release } => match self.position(txid) {
+                Some(i) => {
+                    self.queue[i].hop = Some((ops, release, to));
+                    self.make_progress(done);
                 }
-            }
+                None => done.push((to, BatchReply::default())),
+            },
             Work::Abort { txid } => {
-                if let Some(i) = self.queue.iter().position(|tx| tx.txid == txid) {
-                    if let Some(tx) = self.queue.remove(i) {
-                        self.unlock(&tx.locks);
-                    }
+                if let Some(tx) = self.position(txid).and_then(|i| self.queue.remove(i)) {
+                    self.unlock(&tx.locks);
                     self.make_progress(done);
                 }
                 done.push((to, BatchReply::default()));
@@ -277,9 +309,57 @@ impl ShardState {
         }
     }
 
-    /// Runs the front transaction's hop; on release, lets whatever it held
-    /// back go on.
-    fn run_hop(&mut self, ops: Vec<TxOp>, release: bool, to: ReplyTo, done: &mut Finished) {
+    /// Where transaction `txid` is in the queue (usually the front).
+    fn position(&self, txid: u64) -> Option<usize> {
+        match self.queue.front() {
+            Some(front) if front.txid == txid => Some(0),
+            _ => self.queue.iter().position(|tx| tx.txid == txid),
+        }
+    }
+
+    /// Runs whatever can run now, until nothing can: parked batches whose
+    /// earlier transactions are done, and the front transaction's waiting
+    /// hop (unless a parked batch that came before it needs its keys). A
+    /// releasing hop ends the transaction here and lets the next one come
+    /// to the front. A loop, not recursion: thousands of transactions may
+    /// be waiting.
+    fn make_progress(&mut self, done: &mut Finished) {
+        loop {
+            let mut progressed = false;
+            let mut still = VecDeque::with_capacity(self.parked.len());
+            while let Some(mut parked) = self.parked.pop_front() {
+                if self.run_parked(&mut parked) {
+                    done.push((parked.to, parked.reply));
+                    progressed = true;
+                } else {
+                    still.push_back(parked);
+                }
+            }
+            self.parked = still;
+            let ready = self
+                .queue
+                .front()
+                .is_some_and(|tx| tx.hop.is_some() && !self.held_back(tx));
+            if let Some((ops, release, to)) = ready
+                .then(|| self.queue.front_mut().and_then(|tx| tx.hop.take()))
+                .flatten()
+            {
+                let reply = self.run_ops(ops);
+                done.push((to, reply));
+                if release {
+                    if let Some(tx) = self.queue.pop_front() {
+                        self.unlock(&tx.locks);
+                    }
+                }
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn run_ops(&mut self, ops: Vec<TxOp>) -> BatchReply {
         let now = store::now_millis();
         let mut reply = BatchReply {
             buf: Vec::new(),
@@ -289,44 +369,14 @@ impl ShardState {
             let outcome = self.run_op(op, now);
             reply.outcomes.push(outcome);
         }
-        done.push((to, reply));
-        if release {
-            if let Some(tx) = self.queue.pop_front() {
-                self.unlock(&tx.locks);
-            }
-            self.make_progress(done);
-        }
+        reply
     }
 
-    /// Runs the hops that waited for the front, then the parked batches
-    /// whose keys are free now.
-    fn make_progress(&mut self, done: &mut Finished) {
-        while let Some((ops, release, to)) = self.queue.front_mut().and_then(|tx| tx.hop.take()) {
-            // A releasing hop recurses into make_progress itself.
-            self.run_hop(ops, release, to, done);
-            if release {
-                return;
-            }
-        }
-        // Parked batches come from different connections (a connection
-        // waits for a batch's replies before it sends the next), so one that
-        // still waits holds no other back.
-        let mut still = VecDeque::with_capacity(self.parked.len());
-        while let Some(mut parked) = self.parked.pop_front() {
-            if self.run_parked(&mut parked) {
-                done.push((parked.to, parked.reply));
-            } else {
-                still.push_back(parked);
-            }
-        }
-        self.parked = still;
-    }
-
-    /// Runs a parked batch's jobs until one finds a key locked; true when all ran.
+    /// Runs a parked batch's jobs until one must still wait; true when all ran.
     fn run_parked(&mut self, parked: &mut Parked) -> bool {
         let now = store::now_millis();
         while let Some(job) = parked.jobs.get(parked.next) {
-            if self.blocked(job) {
+            if self.blocked(job, parked.barrier) {
                 return false;
             }
             self.run_job(job, now, &mut parked.reply);
@@ -335,28 +385,33 @@ impl ShardState {
         true
     }
 
-    /// Whether a queued transaction holds a lock `job` needs.
-    fn blocked(&self, job: &Job) -> bool {
-        if self.shard_locks > 0 {
-            return true;
+    /// Whether `job`, arriving when `barrier` was the last scheduled id,
+    /// must wait: a transaction scheduled before it (id <= barrier) holds a
+    /// lock on one of its keys. Transactions scheduled later wait for it
+    /// instead (see `held_back`), so a stream of transactions over a hot
+    /// key cannot starve it.
+    fn blocked(&self, job: &Job, barrier: u64) -> bool {
+        if self.shard_locks == 0 {
+            let held = |key: &[u8]| self.locks.contains_key(&store::key_hash(key));
+            if self.locks.is_empty() || !any_key(job, held, true) {
+                return false;
+            }
         }
-        if self.locks.is_empty() {
-            return false;
-        }
-        let locked = |key: &[u8]| self.locks.contains_key(&store::key_hash(key));
-        let args = &job.args;
-        match job.dispatch {
-            Dispatch::Key(_) => locked(args.get(1)),
-            Dispatch::SubKey(_) => args.iter().nth(2).is_some_and(&locked),
-            Dispatch::KeysCount(_) => args.iter().skip(1).any(locked),
-            Dispatch::Multi { keys, .. } => keys.keys(args).any(locked),
-            Dispatch::AllShards { .. } => true,
-            Dispatch::Connection(_)
-            | Dispatch::Info
-            | Dispatch::Sub { .. }
-            | Dispatch::Server(_)
-            | Dispatch::Scatter { .. } => false,
-        }
+        self.queue
+            .iter()
+            .take_while(|tx| tx.txid <= barrier)
+            .any(|tx| conflicts(&tx.locks, job))
+    }
+
+    /// Whether a parked batch that arrived before transaction `tx` was
+    /// scheduled still has a job on one of `tx`'s keys.
+    fn held_back(&self, tx: &QueuedTx) -> bool {
+        self.parked.iter().any(|parked| {
+            parked.barrier < tx.txid
+                && parked.jobs[parked.next..]
+                    .iter()
+                    .any(|job| conflicts(&tx.locks, job))
+        })
     }
 
     fn lock(&mut self, locks: &Locks) {
