@@ -309,12 +309,9 @@ impl ShardState {
         }
     }
 
-    /// Where transaction `txid` is in the queue (usually the front).
+    /// Where transaction `txid` is in the queue (which is in id order).
     fn position(&self, txid: u64) -> Option<usize> {
-        match self.queue.front() {
-            Some(front) if front.txid == txid => Some(0),
-            _ => self.queue.iter().position(|tx| tx.txid == txid),
-        }
+        self.queue.binary_search_by_key(&txid, |tx| tx.txid).ok()
     }
 
     /// Runs whatever can run now, until nothing can: parked batches whose
@@ -525,5 +522,122 @@ impl ShardState {
             let outcome = db.expire_due(now, budget);
             budget -= outcome.expired.min(budget);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(parts: &[&str]) -> Job {
+        let args = Args::from_slices(parts);
+        let spec = commands::lookup(args.get(0)).expect("a command");
+        Job {
+            dispatch: spec.route(&args),
+            db: 0,
+            protocol: Protocol::Resp2,
+            args,
+        }
+    }
+
+    fn set_op(key: &str, value: &str) -> TxOp {
+        TxOp::Count {
+            f: |args, ctx| {
+                commands::mset_part(args, ctx);
+                0
+            },
+            db: 0,
+            args: Args::from_slices(&["mset", key, value]),
+        }
+    }
+
+    fn locks(key: &str) -> Locks {
+        Locks::Keys(vec![store::key_hash(key.as_bytes())])
+    }
+
+    fn tickets(done: &Finished) -> Vec<u64> {
+        done.iter()
+            .map(|(to, _)| match to {
+                ReplyTo::Local(ticket) => *ticket,
+                ReplyTo::Peer { ticket, .. } => *ticket,
+            })
+            .collect()
+    }
+
+    fn schedule(shard: &mut ShardState, txid: u64, locks: Locks) -> bool {
+        let mut done = Finished::new();
+        shard.handle(Work::Schedule { txid, locks }, ReplyTo::Local(0), &mut done);
+        matches!(done[0].1.outcomes[0], JobOutcome::Scheduled(true))
+    }
+
+    #[test]
+    fn ids_must_rise_on_every_shard() {
+        let mut shard = ShardState::new(16);
+        assert!(schedule(&mut shard, 5, locks("k")));
+        assert!(
+            !schedule(&mut shard, 4, locks("k")),
+            "a lower id comes too late"
+        );
+        assert!(!schedule(&mut shard, 5, locks("k")));
+        assert!(schedule(&mut shard, 6, Locks::Shard));
+    }
+
+    #[test]
+    fn a_parked_job_runs_before_later_transactions_on_its_key() {
+        let mut shard = ShardState::new(16);
+        let mut done = Finished::new();
+        assert!(schedule(&mut shard, 1, locks("k")));
+        // GET k arrives while transaction 1 holds k: it parks.
+        let get = Work::Batch(vec![job(&["GET", "k"])]);
+        shard.handle(get, ReplyTo::Local(100), &mut done);
+        assert!(shard.try_run(&[job(&["GET", "k"])]).is_none());
+        assert!(shard.try_run(&[job(&["GET", "other"])]).is_some());
+        // Transaction 2 on k is scheduled later and its hop arrives first.
+        assert!(schedule(&mut shard, 2, locks("k")));
+        let hop = |txid, value| Work::Hop {
+            txid,
+            ops: vec![set_op("k", value)],
+            release: true,
+        };
+        shard.handle(hop(2, "two"), ReplyTo::Local(102), &mut done);
+        assert!(
+            done.is_empty(),
+            "transaction 2 waits for 1, and for the GET"
+        );
+        shard.handle(hop(1, "one"), ReplyTo::Local(101), &mut done);
+        assert_eq!(tickets(&done), [101, 100, 102]);
+        let (_, get) = &done[1];
+        assert_eq!(get.buf, b"$3\r\none\r\n", "the GET saw 1 and not 2");
+    }
+
+    #[test]
+    fn thousands_of_waiting_transactions_drain_without_recursion() {
+        let mut shard = ShardState::new(16);
+        let mut done = Finished::new();
+        let count = 100_000;
+        for txid in 1..=count {
+            assert!(schedule(&mut shard, txid, locks("k")));
+        }
+        // Every hop but the first arrives early and waits...
+        for txid in 2..=count {
+            let value = txid.to_string();
+            let hop = Work::Hop {
+                txid,
+                ops: vec![set_op("k", &value)],
+                release: true,
+            };
+            shard.handle(hop, ReplyTo::Local(txid), &mut done);
+        }
+        assert!(done.is_empty());
+        // ...until the first releases them all, in id order.
+        let hop = Work::Hop {
+            txid: 1,
+            ops: vec![set_op("k", "1")],
+            release: true,
+        };
+        shard.handle(hop, ReplyTo::Local(1), &mut done);
+        assert_eq!(tickets(&done), (1..=count).collect::<Vec<_>>());
+        let value = shard.try_run(&[job(&["GET", "k"])]).expect("no locks left");
+        assert_eq!(value.buf, format!("$6\r\n{count}\r\n").as_bytes());
     }
 }
