@@ -619,16 +619,22 @@ fn run(args: &Args, client: &mut Client, enc: &mut ReplyEncoder) -> Result<(), C
     Ok(())
 }
 
-/// Fills `out` with the full name of the command in `args` as CLIENT LIST's
-/// `cmd=` shows it (`get`, `client|list`), or leaves it empty for an unknown
-/// command. Reuses `out`'s allocation.
-pub fn set_full_name(out: &mut String, args: &Args) {
-    out.clear();
-    let Some(spec) = crate::lookup(args.get(0)) else {
+/// Fills `out` with the full name of the command `spec` runs for `args` as
+/// CLIENT LIST's `cmd=` shows it (`get`, `client|list`), or empties it for
+/// an unknown command (`spec` None). Reuses `out`, and leaves it alone when
+/// it already names a command without subcommands.
+pub fn set_full_name(out: &mut String, spec: Option<&crate::CommandSpec>, args: &Args) {
+    let Some(spec) = spec else {
+        out.clear();
         return;
     };
+    let container = CONTAINERS.contains(&spec.name);
+    if !container && out == spec.name {
+        return;
+    }
+    out.clear();
     out.push_str(spec.name);
-    if CONTAINERS.contains(&spec.name) && args.len() > 1 {
+    if container && args.len() > 1 {
         out.push('|');
         for &c in args.get(1).iter().take(32) {
             out.push(char::from(c.to_ascii_lowercase()));
@@ -970,11 +976,15 @@ mod tests {
     #[test]
     fn full_names() {
         let mut name = String::new();
-        set_full_name(&mut name, &Args::from_slices(&["CLIENT", "List"]));
+        let full_name = |name: &mut String, parts: &[&str]| {
+            let args = Args::from_slices(parts);
+            set_full_name(name, crate::lookup(args.get(0)), &args)
+        };
+        full_name(&mut name, &["CLIENT", "List"]);
         assert_eq!(name, "client|list");
-        set_full_name(&mut name, &Args::from_slices(&["GET", "k"]));
+        full_name(&mut name, &["GET", "k"]);
         assert_eq!(name, "get");
-        set_full_name(&mut name, &Args::from_slices(&["nope"]));
+        full_name(&mut name, &["nope"]);
         assert_eq!(name, "");
     }
 

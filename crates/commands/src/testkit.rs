@@ -15,6 +15,17 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
+    /// The shard's state as a command sees it.
+    fn ctx(&mut self) -> ShardCtx<'_> {
+        ShardCtx {
+            dbs: &mut self.dbs,
+            db: self.db,
+            now: self.now,
+            stats: &mut self.stats,
+            settings: &mut self.settings,
+        }
+    }
+
     pub fn new() -> Self {
         Self {
             dbs: Databases::new(16),
@@ -27,13 +38,7 @@ impl Harness {
 
     /// Runs CONFIG RESETSTAT's per-shard part; returns the stats INFO would see.
     pub fn reset_stats(&mut self) -> ShardStats {
-        let mut ctx = ShardCtx {
-            dbs: &mut self.dbs,
-            db: self.db,
-            now: self.now,
-            stats: &mut self.stats,
-            settings: &mut self.settings,
-        };
+        let mut ctx = self.ctx();
         crate::config::reset_stats(&mut ctx);
         self.stats.snapshot(&self.dbs)
     }
@@ -49,13 +54,7 @@ impl Harness {
         let args = Args::from_slices(parts);
         let mut out = Vec::new();
         let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
-        let mut ctx = ShardCtx {
-            dbs: &mut self.dbs,
-            db: self.db,
-            now: self.now,
-            stats: &mut self.stats,
-            settings: &mut self.settings,
-        };
+        let mut ctx = self.ctx();
         f(&args, &mut ctx, &mut enc);
         out
     }
@@ -74,13 +73,7 @@ impl Harness {
             databases: 16,
             db: self.db,
         };
-        let mut ctx = ShardCtx {
-            dbs: &mut self.dbs,
-            db: self.db,
-            now: self.now,
-            stats: &mut self.stats,
-            settings: &mut self.settings,
-        };
+        let mut ctx = self.ctx();
         match spec.route(&args) {
             Dispatch::Key(f) | Dispatch::SubKey(f) => f(&args, &mut ctx, &mut enc),
             Dispatch::KeysCount(f) => enc.integer(f(&args, &mut ctx)),

@@ -14,8 +14,8 @@
 use crate::reactor::Reactor;
 use crate::shard::{Job, JobOutcome, Work};
 use commands::{
-    client_query, set_full_name, Client, ClientInfo, ClientQuery, Dispatch, KeyFn, KillFilter,
-    ListFilter, ServerFacts, ServerOp, ShardCtx,
+    client_query, Client, ClientInfo, ClientQuery, Dispatch, KeyFn, KillFilter, ListFilter,
+    ServerFacts, ServerOp, ShardCtx,
 };
 use glommio::net::TcpStream;
 use resp::{Args, Protocol, ReplyEncoder};
@@ -68,12 +68,6 @@ pub(crate) fn register(client: &mut Client, stream: &TcpStream) -> Registration 
     Registration { id: client.id }
 }
 
-/// Notes that `client` runs `args` now (CLIENT LIST's `cmd=` and `idle=`).
-pub(crate) fn note_command(client: &mut Client, args: &Args) {
-    set_full_name(&mut client.last_cmd, args);
-    client.last_interaction = store::now_millis();
-}
-
 /// Copies `client`'s state into its registry entry.
 pub(crate) fn sync(client: &Client) {
     REGISTRY.with(|r| {
@@ -122,17 +116,7 @@ pub(crate) async fn run(
             filter.reply(killed, &mut enc);
         }
         (ServerOp::ResetStat, _) if args.len() == 2 => {
-            {
-                let mut state = reactor.state.borrow_mut();
-                let state = &mut *state;
-                reset_stats(&mut ShardCtx {
-                    dbs: &mut state.dbs,
-                    db: 0,
-                    now,
-                    stats: &mut state.stats,
-                    settings: &mut state.settings,
-                });
-            }
+            commands::reset_stats(&mut reactor.state.borrow_mut().ctx(0, now));
             on_other_shards(reactor, resetstat_part, &args).await;
             reactor
                 .process
@@ -190,13 +174,8 @@ fn kill_part(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 
 /// CONFIG RESETSTAT's part on another shard.
 fn resetstat_part(_: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    reset_stats(ctx);
-    enc.ok();
-}
-
-/// CONFIG RESETSTAT on one shard.
-pub(crate) fn reset_stats(ctx: &mut ShardCtx) {
     commands::reset_stats(ctx);
+    enc.ok();
 }
 
 /// This shard's CLIENT LIST lines for `filter` (live clients, id order).

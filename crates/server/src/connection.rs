@@ -146,9 +146,8 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         }
         if !requests.is_empty() {
             reactor.active_batches.set(reactor.active_batches.get() + 1);
-            if let Some(last) = requests.last() {
-                crate::clients::note_command(&mut client, last);
-            }
+            // CLIENT LIST's `idle=`; its `cmd=` is noted as commands are planned.
+            client.last_interaction = store::now_millis();
             execute(&reactor, &mut client, &mut batch, &mut requests, &mut out).await;
             crate::clients::sync(&client);
             reactor.active_batches.set(reactor.active_batches.get() - 1);
@@ -199,7 +198,6 @@ async fn execute(
         let start = out.len();
         match dispatch {
             Dispatch::Server(op) => {
-                crate::clients::note_command(client, &args);
                 crate::clients::run(reactor, client, &reactor.facts, args, op, out).await;
             }
             _ => {
@@ -296,7 +294,9 @@ fn plan_one(
 ) -> Option<Deferred> {
     let shards = reactor.shards;
     let protocol = client.protocol;
-    let Some(spec) = lookup(args.get(0)) else {
+    let spec = lookup(args.get(0));
+    commands::set_full_name(&mut client.last_cmd, spec, &args);
+    let Some(spec) = spec else {
         batch.ready_error(protocol, &unknown_command_error(&args).to_string());
         return None;
     };

@@ -438,7 +438,8 @@ impl ShardState {
         }
     }
 
-    fn ctx(&mut self, db: u32, now: UnixMillis) -> ShardCtx<'_> {
+    /// What a command on database `db` may touch at `now`.
+    pub fn ctx(&mut self, db: u32, now: UnixMillis) -> ShardCtx<'_> {
         ShardCtx {
             dbs: &mut self.dbs,
             db: db as usize,
