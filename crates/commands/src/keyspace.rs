@@ -147,7 +147,7 @@ pub fn take_key(ctx: &mut ShardCtx, key: &[u8], how: Take) -> Option<EntryParts>
     match how {
         Take::Remove => ctx.keyspace().remove(key, now).map(|e| e.into_parts()),
         Take::Clone => ctx.keyspace().get(key, now).map(|e| EntryParts {
-            value: e.value().clone(),
+            value: e.value().to_owned(),
             deadline: e.deadline(),
             encoding: e.encoding().of_copy(),
             access_secs: (now / 1000) as u32,

@@ -10,7 +10,7 @@
 use crate::error::reply_error;
 use crate::{Checks, CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
-use store::Value;
+use store::ValueRef;
 
 /// MSET / MSETNX take key-value pairs: an odd pair count is an arity error.
 pub(crate) fn validate_pairs(args: &Args, _: &Checks) -> Result<(), CommandError> {
@@ -27,7 +27,7 @@ pub(crate) fn mget(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     enc.array_len(args.len() - 1);
     for key in args.iter().skip(1) {
         match ctx.read(key).map(|e| e.value()) {
-            Some(Value::String(s)) => enc.bulk(s),
+            Some(ValueRef::String(s)) => enc.bulk(s),
             None => enc.null(),
         }
     }
@@ -40,7 +40,7 @@ pub fn mget_part(args: &Args, ctx: &mut ShardCtx) -> Vec<Option<Vec<u8>>> {
         .skip(1)
         .map(|key| {
             ctx.read(key).map(|e| match e.value() {
-                Value::String(s) => s.clone(),
+                ValueRef::String(s) => s.to_vec(),
             })
         })
         .collect()
@@ -63,7 +63,7 @@ pub fn mset_part(args: &Args, ctx: &mut ShardCtx) {
     let db = ctx.keyspace();
     for pair in 0..(args.len() - 1) / 2 {
         let (key, value) = (args.get(1 + 2 * pair), args.get(2 + 2 * pair));
-        db.set(key, Value::String(value.to_vec()), None, now);
+        db.set_string(key, value, None, now);
     }
 }
 

@@ -295,7 +295,7 @@ mod tests {
             let shard = shard_of(key, self.0.len());
             self.ctx(shard)
                 .keyspace()
-                .set(key, Value::String(b"v".to_vec()), deadline, NOW - 10);
+                .set_string(key, b"v", deadline, NOW - 10);
         }
 
         /// A whole SCAN as a client runs it; returns the keys and the calls.

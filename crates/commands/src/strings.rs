@@ -10,13 +10,13 @@ use crate::error::reply_error;
 use crate::number::integer_arg;
 use crate::{CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder, DEFAULT_MAX_BULK_LEN};
-use store::{Encoding, UnixMillis, Value};
+use store::{Encoding, UnixMillis, Value, ValueRef};
 
 /// The bytes of a string value, or WRONGTYPE for any other type.
-pub(crate) fn string_bytes(value: &Value) -> Result<&[u8], CommandError> {
+pub(crate) fn string_bytes(value: ValueRef<'_>) -> Result<&[u8], CommandError> {
     #[allow(unreachable_patterns)]
     match value {
-        Value::String(s) => Ok(s),
+        ValueRef::String(s) => Ok(s),
         _ => Err(CommandError::WrongType),
     }
 }
@@ -109,7 +109,7 @@ pub(crate) fn setnx(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     if db.get(args.get(1), now).is_some() {
         enc.integer(0);
     } else {
-        db.set(args.get(1), Value::String(args.get(2).to_vec()), None, now);
+        db.set_string(args.get(1), args.get(2), None, now);
         enc.integer(1);
     }
 }
@@ -119,7 +119,7 @@ pub(crate) fn getset(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     let result = get_generic(ctx, args.get(1), enc).map(|()| {
         let now = ctx.now;
         ctx.keyspace()
-            .set(args.get(1), Value::String(args.get(2).to_vec()), None, now);
+            .set_string(args.get(1), args.get(2), None, now);
     });
     reply(result, enc);
 }
@@ -186,7 +186,7 @@ fn append_generic(
     let db = ctx.keyspace();
     match db.get(key, now) {
         None => {
-            db.set(key, Value::String(tail.to_vec()), None, now);
+            db.set_string(key, tail, None, now);
             enc.integer(tail.len() as i64);
         }
         Some(entry) => {
@@ -482,8 +482,7 @@ fn set_generic(
     } else {
         deadline
     };
-    ctx.keyspace()
-        .set(key, Value::String(value.to_vec()), deadline, now);
+    ctx.keyspace().set_string(key, value, deadline, now);
     if !opts.get {
         enc.ok();
     }
@@ -628,7 +627,7 @@ mod tests {
         // Only strings exist so far; these helpers are where other types
         // will be refused with WRONGTYPE.
         assert_eq!(
-            super::string_bytes(&store::Value::String(b"x".to_vec())),
+            super::string_bytes(store::ValueRef::String(b"x")),
             Ok(&b"x"[..])
         );
     }

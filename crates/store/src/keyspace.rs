@@ -1,15 +1,11 @@
 //! `Keyspace`: one database of one shard, a segmented hash table of entries
 //! plus the timer wheel that reclaims expired keys.
 //!
-//! **Segments.** The keys live in 256 small `hashbrown` tables chosen by bits
-//! 48..56 of the key hash, so a table that grows rehashes 1/256 of the keys:
-//! a database of 10 M keys never stalls an insert on a 10 M-entry rehash.
-//! An entry keeps the low 32 bits of its key hash beside the key pointer (in
-//! the 16 bytes of a boxed slice, see `key.rs`), so a growing or shrinking
-//! segment rehashes without touching key bytes (3x faster than recomputing
-//! the hash, measured at 10 M keys), and a lookup compares those bits before
-//! it compares keys. An entry is 56 bytes: key 16, value 24, deadline 8, and
-//! 8 of metadata (guard tag, value encoding, last access time).
+//! **Segments.** The keys live in 256 small tables chosen by bits 48..56 of
+//! the key hash, so a table that grows rehashes 1/256 of the keys: a database
+//! of 10 M keys never stalls an insert on a 10 M-entry rehash. Each segment
+//! is an index of slot numbers over a slab of 64-byte entries that hold small
+//! keys and values inline (see `segment.rs` and `entry.rs`).
 //!
 //! **Expiry.** A deadline is checked on every access (lazy expiry: a key is
 //! gone from the millisecond its deadline is `<= now`), and every key with a
@@ -24,227 +20,36 @@
 //!
 //! To tell its own guard from stale wheel entries (left by a deadline that
 //! was cleared or shortened), a key remembers the low 8 bits of its guard's
-//! deadline (the *guard tag*, in the entry's metadata). A stale entry with a colliding tag is taken
+//! deadline (the *guard tag*). A stale entry with a colliding tag is taken
 //! for the guard and merely re-arms the key early; it never creates an extra
 //! entry, so the wheel never holds more entries than schedules made.
 
-use std::fmt;
-
-use hashbrown::hash_table::{self, HashTable};
-
-use crate::key::StoredKey;
+use crate::entry::{is_due, secs, Incoming};
 use crate::wheel::TimerWheel;
-use crate::{key_hash, Encoding, UnixMillis, Value};
+use crate::{key_hash, Encoding, Entry, UnixMillis, Value};
 
 mod scan;
+mod segment;
 pub use scan::SCAN_SEGMENT_FRACTION;
+use segment::Segment;
 
 /// Number of segments: bits 48..56 of the key hash choose one.
 const SEGMENTS: usize = 256;
 const SEGMENT_SHIFT: u32 = 48;
 
-/// `Entry::meta` bits 0..8 hold the guard tag...
-const TAG_MASK: u64 = 0xff;
-/// ...bits 8..16 the value's [`Encoding`]...
-const ENCODING_SHIFT: u32 = 8;
-const ENCODING_MASK: u64 = 0xff << ENCODING_SHIFT;
-/// ...and bits 32..64 the last access time in unix seconds (Redis keeps
-/// access times at seconds resolution too; 32 bits last until 2106).
-const ACCESS_SHIFT: u32 = 32;
-
 /// The latest deadline: Redis's deadlines are signed 64-bit milliseconds.
 /// Later deadlines are stored as this.
 pub const MAX_DEADLINE: UnixMillis = i64::MAX as UnixMillis;
-
-/// A segment whose capacity exceeds this many times its length is shrunk.
-const SHRINK_RATIO: usize = 8;
-/// Segments at or below this capacity are never shrunk.
-const SHRINK_MIN_CAPACITY: usize = 64;
 
 #[inline]
 fn segment_of(hash: u64) -> usize {
     (hash >> SEGMENT_SHIFT) as u8 as usize
 }
 
-/// The hash a segment's table sees, made from the low 32 bits of the key hash
-/// (all an entry stores): hashbrown takes its bucket index from the low bits
-/// and its 7-bit tag from the top bits, here bits 25..32 of `hash32`, which
-/// stay clear of the index for any segment under 2^25 buckets.
-#[inline]
-fn table_hash(hash32: u32) -> u64 {
-    hash32 as u64 * 0x1_0000_0001
-}
-
-/// The rehash function of every segment: no key bytes are read.
-#[inline]
-fn rehash(entry: &Entry) -> u64 {
-    table_hash(entry.key.hash32())
-}
-
 /// The guard tag of a wheel entry at `deadline`.
 #[inline]
-fn tag_of(deadline: UnixMillis) -> u64 {
-    deadline & TAG_MASK
-}
-
-/// Unix seconds of `now`, as an entry stores its access time.
-#[inline]
-fn secs(now: UnixMillis) -> u32 {
-    (now / 1000) as u32
-}
-
-/// An entry's metadata word.
-#[inline]
-fn pack_meta(tag: u64, encoding: Encoding, access_secs: u32) -> u64 {
-    tag | (encoding as u64) << ENCODING_SHIFT | (access_secs as u64) << ACCESS_SHIFT
-}
-
-/// One key with its value, optional deadline, value encoding and last
-/// access time.
-pub struct Entry {
-    key: StoredKey,
-    value: Value,
-    /// Absolute deadline in unix milliseconds, 0 = none.
-    deadline: UnixMillis,
-    /// Guard tag (bits 0..8), encoding (bits 8..16), last access in unix
-    /// seconds (bits 32..64).
-    meta: u64,
-}
-
-/// Everything an entry holds but its key, to move a key between keyspaces
-/// (RENAME, MOVE, COPY across shards or databases): take the entry out with
-/// [`Keyspace::remove`], split it with [`Entry::into_parts`], store it with
-/// [`Keyspace::insert_parts`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryParts {
-    /// The value.
-    pub value: Value,
-    /// The absolute deadline, if any.
-    pub deadline: Option<UnixMillis>,
-    /// The encoding Redis would report.
-    pub encoding: Encoding,
-    /// The last access time, in unix seconds.
-    pub access_secs: u32,
-}
-
-impl Entry {
-    /// The key.
-    pub fn key(&self) -> &[u8] {
-        self.key.as_bytes()
-    }
-
-    /// The value.
-    pub fn value(&self) -> &Value {
-        &self.value
-    }
-
-    /// The value, mutable (changing a value never changes the deadline).
-    pub fn value_mut(&mut self) -> &mut Value {
-        &mut self.value
-    }
-
-    /// Consumes the entry, returning its value.
-    pub fn into_value(self) -> Value {
-        self.value
-    }
-
-    /// Consumes the entry, returning all it holds but the key.
-    pub fn into_parts(self) -> EntryParts {
-        EntryParts {
-            deadline: self.deadline(),
-            encoding: self.encoding(),
-            access_secs: self.access_secs(),
-            value: self.value,
-        }
-    }
-
-    /// The absolute deadline, if the key has a TTL.
-    pub fn deadline(&self) -> Option<UnixMillis> {
-        match self.deadline {
-            0 => None,
-            d => Some(d),
-        }
-    }
-
-    /// The encoding Redis would report for the value.
-    pub fn encoding(&self) -> Encoding {
-        Encoding::from_bits((self.meta >> ENCODING_SHIFT) as u8)
-    }
-
-    /// Records a new encoding, after a command changed the value in place
-    /// (APPEND and SETRANGE make `raw`, INCR keeps `int`).
-    pub fn set_encoding(&mut self, encoding: Encoding) {
-        self.meta = (self.meta & !ENCODING_MASK) | (encoding as u64) << ENCODING_SHIFT;
-    }
-
-    /// When the key was last read or written, in unix seconds.
-    pub fn access_secs(&self) -> u32 {
-        (self.meta >> ACCESS_SHIFT) as u32
-    }
-
-    /// Whole seconds since the last access, as `OBJECT IDLETIME` reports.
-    pub fn idle_secs(&self, now: UnixMillis) -> u64 {
-        u64::from(secs(now).saturating_sub(self.access_secs()))
-    }
-
-    /// Records an access at `now` ([`Keyspace::get`] does this itself).
-    #[inline]
-    pub fn touch(&mut self, now: UnixMillis) {
-        self.meta =
-            (self.meta & !(u64::MAX << ACCESS_SHIFT)) | u64::from(secs(now)) << ACCESS_SHIFT;
-    }
-
-    /// Bytes this entry takes in Mayfly's memory: its slot in the table plus
-    /// the heap blocks of its key and value (allocator overhead and the
-    /// table's control bytes and free slots not included).
-    pub fn memory_usage(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.key.heap_size() + self.value.heap_size()
-    }
-
-    #[inline]
-    fn raw_deadline(&self) -> UnixMillis {
-        self.deadline
-    }
-
-    #[inline]
-    fn guard_tag(&self) -> u64 {
-        self.meta & TAG_MASK
-    }
-
-    #[inline]
-    fn set_guard_tag(&mut self, tag: u64) {
-        self.meta = (self.meta & !TAG_MASK) | tag;
-    }
-
-    #[inline]
-    fn is_expired(&self, now: UnixMillis) -> bool {
-        is_due(self.raw_deadline(), now)
-    }
-
-    /// True when this is the entry of `key`, whose hash has low bits `hash32`
-    /// (compared first: it is in the entry, the key bytes are not).
-    #[inline]
-    fn is(&self, hash32: u32, key: &[u8]) -> bool {
-        self.key.hash32() == hash32 && self.key.as_bytes() == key
-    }
-}
-
-impl fmt::Debug for Entry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Entry")
-            .field("key", &self.key)
-            .field("value", &self.value)
-            .field("deadline", &self.deadline())
-            .field("encoding", &self.encoding())
-            .field("access_secs", &self.access_secs())
-            .finish()
-    }
-}
-
-/// True when a raw deadline (0 = none) has passed at `now`.
-#[inline]
-fn is_due(deadline: UnixMillis, now: UnixMillis) -> bool {
-    deadline != 0 && deadline <= now
+fn tag_of(deadline: UnixMillis) -> u8 {
+    deadline as u8
 }
 
 /// The raw deadline for an optional one: `Some(0)` is a deadline long past.
@@ -258,7 +63,7 @@ fn encode_deadline(deadline: Option<UnixMillis>) -> UnixMillis {
 /// The old guard (at or before the old deadline) still covers any later
 /// deadline.
 #[inline]
-fn rearm(old: UnixMillis, old_tag: u64, new: UnixMillis) -> (u64, bool) {
+fn rearm(old: UnixMillis, old_tag: u8, new: UnixMillis) -> (u8, bool) {
     if new == 0 {
         (0, false)
     } else if old != 0 && old <= new {
@@ -316,7 +121,7 @@ impl Counts {
 
 /// One database of one shard.
 pub struct Keyspace {
-    segments: Box<[HashTable<Entry>; SEGMENTS]>,
+    segments: Box<[Segment; SEGMENTS]>,
     counts: Counts,
     wheel: TimerWheel,
 }
@@ -380,16 +185,13 @@ impl Keyspace {
     pub fn peek(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
         let hash = key_hash(key);
         let segment = &mut self.segments[segment_of(hash)];
-        match segment.find_entry(table_hash(hash as u32), |e| e.is(hash as u32, key)) {
-            Err(_) => None,
-            Ok(found) if found.get().is_expired(now) => {
-                let (entry, vacant) = found.remove();
-                self.counts.removed(&entry, now);
-                maybe_shrink(vacant.into_table());
-                None
-            }
-            Ok(found) => Some(found.into_mut()),
+        let slot = segment.find(hash, key)?;
+        if segment.get(slot).is_expired(now) {
+            let entry = segment.remove(hash, slot);
+            self.counts.removed(&entry, now);
+            return None;
         }
+        Some(segment.get_mut(slot))
     }
 
     /// Stores `value` under `key` with `deadline` (None: no TTL), replacing any
@@ -397,10 +199,8 @@ impl Keyspace {
     /// Redis gives a value a client stores ([`Value::stored_encoding`]) and
     /// the access time `now`.
     ///
-    /// Overwriting reuses the stored key rather than allocating a new one, so
-    /// the returned previous entry carries its value, deadline, encoding and
-    /// access time but an empty `key()` (the caller holds the key anyway).
-    /// Only a new key allocates (its boxed copy).
+    /// The returned previous entry carries its value, deadline, encoding and
+    /// access time; its `key()` may be empty (the caller holds the key).
     #[inline]
     pub fn set(
         &mut self,
@@ -410,7 +210,35 @@ impl Keyspace {
         now: UnixMillis,
     ) -> Option<Entry> {
         let encoding = value.stored_encoding();
-        self.store(key, value, deadline, encoding, secs(now), now)
+        self.store(
+            key,
+            Incoming::Owned(value),
+            deadline,
+            encoding,
+            secs(now),
+            now,
+        )
+    }
+
+    /// [`Keyspace::set`] of a string given as bytes: a value that fits in the
+    /// entry with its key is copied there and nothing is allocated.
+    #[inline]
+    pub fn set_string(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        deadline: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Option<Entry> {
+        let encoding = Encoding::of_stored_string(value);
+        self.store(
+            key,
+            Incoming::Bytes(value),
+            deadline,
+            encoding,
+            secs(now),
+            now,
+        )
     }
 
     /// [`Keyspace::set`] with the encoding given (for values a command
@@ -424,23 +252,31 @@ impl Keyspace {
         deadline: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Option<Entry> {
-        self.store(key, value, deadline, encoding, secs(now), now)
+        self.store(
+            key,
+            Incoming::Owned(value),
+            deadline,
+            encoding,
+            secs(now),
+            now,
+        )
     }
 
-    /// Stores an entry taken from another keyspace (see [`EntryParts`]) under
-    /// `key`, keeping its deadline, encoding and access time, and replacing
-    /// any entry; returns the previous live entry as [`Keyspace::set`] does.
-    /// A deadline `<= now` stores a key that is already expired (gone for
-    /// every read); callers that move keys usually check first.
+    /// Stores an entry taken from another keyspace (see [`crate::EntryParts`])
+    /// under `key`, keeping its deadline, encoding and access time, and
+    /// replacing any entry; returns the previous live entry as
+    /// [`Keyspace::set`] does. A deadline `<= now` stores a key that is
+    /// already expired (gone for every read); callers that move keys usually
+    /// check first.
     pub fn insert_parts(
         &mut self,
         key: &[u8],
-        parts: EntryParts,
+        parts: crate::EntryParts,
         now: UnixMillis,
     ) -> Option<Entry> {
         self.store(
             key,
-            parts.value,
+            Incoming::Owned(parts.value),
             parts.deadline,
             parts.encoding,
             parts.access_secs,
@@ -452,7 +288,7 @@ impl Keyspace {
     fn store(
         &mut self,
         key: &[u8],
-        value: Value,
+        value: Incoming<'_>,
         deadline: Option<UnixMillis>,
         encoding: Encoding,
         access_secs: u32,
@@ -461,15 +297,12 @@ impl Keyspace {
         let hash = key_hash(key);
         let new = encode_deadline(deadline);
         let segment = &mut self.segments[segment_of(hash)];
-        match segment.entry(table_hash(hash as u32), |e| e.is(hash as u32, key), rehash) {
-            hash_table::Entry::Occupied(mut found) => {
-                let entry = found.get_mut();
-                let old = entry.deadline;
-                let old_meta = entry.meta;
+        match segment.find(hash, key) {
+            Some(slot) => {
+                let entry = segment.get_mut(slot);
+                let old = entry.raw_deadline();
                 let (tag, schedule) = rearm(old, entry.guard_tag(), new);
-                entry.deadline = new;
-                entry.meta = pack_meta(tag, encoding, access_secs);
-                let old_value = std::mem::replace(&mut entry.value, value);
+                let previous = entry.replace(key, value, new, tag, encoding, access_secs);
                 if schedule {
                     self.wheel.schedule(new, hash, now);
                 }
@@ -478,22 +311,15 @@ impl Keyspace {
                     self.counts.expired_total += 1;
                     None
                 } else {
-                    Some(Entry {
-                        key: StoredKey::empty(),
-                        value: old_value,
-                        deadline: old,
-                        meta: old_meta & !TAG_MASK,
-                    })
+                    Some(previous)
                 }
             }
-            hash_table::Entry::Vacant(slot) => {
+            None => {
                 let (tag, schedule) = rearm(0, 0, new);
-                slot.insert(Entry {
-                    key: StoredKey::new(key, hash as u32),
-                    value,
-                    deadline: new,
-                    meta: pack_meta(tag, encoding, access_secs),
-                });
+                segment.insert(
+                    hash,
+                    Entry::new(key, value, new, tag, encoding, access_secs),
+                );
                 if schedule {
                     self.wheel.schedule(new, hash, now);
                 }
@@ -509,12 +335,9 @@ impl Keyspace {
     pub fn remove(&mut self, key: &[u8], now: UnixMillis) -> Option<Entry> {
         let hash = key_hash(key);
         let segment = &mut self.segments[segment_of(hash)];
-        let (entry, _) = segment
-            .find_entry(table_hash(hash as u32), |e| e.is(hash as u32, key))
-            .ok()?
-            .remove();
+        let slot = segment.find(hash, key)?;
+        let entry = segment.remove(hash, slot);
         let expired = self.counts.removed(&entry, now);
-        maybe_shrink(segment);
         (!expired).then_some(entry)
     }
 
@@ -530,20 +353,18 @@ impl Keyspace {
         let hash = key_hash(key);
         let new = encode_deadline(deadline);
         let segment = &mut self.segments[segment_of(hash)];
-        let Ok(found) = segment.find_entry(table_hash(hash as u32), |e| e.is(hash as u32, key))
-        else {
+        let Some(slot) = segment.find(hash, key) else {
             return false;
         };
-        if found.get().is_expired(now) {
-            let (entry, _) = found.remove();
+        if segment.get(slot).is_expired(now) {
+            let entry = segment.remove(hash, slot);
             self.counts.removed(&entry, now);
-            maybe_shrink(segment);
             return false;
         }
-        let entry = found.into_mut();
+        let entry = segment.get_mut(slot);
         let old = entry.raw_deadline();
         let (tag, schedule) = rearm(old, entry.guard_tag(), new);
-        entry.deadline = new;
+        entry.set_raw_deadline(new);
         entry.set_guard_tag(tag);
         entry.touch(now);
         if schedule {
@@ -589,71 +410,52 @@ impl Default for Keyspace {
     }
 }
 
-fn empty_segments() -> Box<[HashTable<Entry>; SEGMENTS]> {
-    Box::new(std::array::from_fn(|_| HashTable::new()))
-}
-
-/// Gives memory back from a segment that deletions have left mostly empty,
-/// rehashing that one segment (the hysteresis between growing at 7/8 full
-/// and shrinking at 1/8 full keeps this from thrashing).
-#[inline]
-fn maybe_shrink(segment: &mut HashTable<Entry>) {
-    let capacity = segment.capacity();
-    if capacity > SHRINK_MIN_CAPACITY && segment.len() * SHRINK_RATIO < capacity {
-        segment.shrink_to(segment.len() * 2, rehash);
-    }
+fn empty_segments() -> Box<[Segment; SEGMENTS]> {
+    Box::new(std::array::from_fn(|_| Segment::default()))
 }
 
 /// A guard (hash, `fired`) came due: deletes the due keys with that hash and
 /// re-arms the keys it guarded whose deadline has moved later. Returns when
 /// to fire again, if any key still needs it.
 ///
-/// Keys are matched on the 32 hash bits an entry stores (within the segment
-/// that the full hash chooses), without reading key bytes. A different key
-/// matching by chance is harmless: it is deleted only if it is due anyway,
-/// and re-arming it only gives it an extra, earlier guard.
+/// Keys are matched on their full 64-bit hash (recomputed from the key; a
+/// 64-bit collision is handled too: each matching key is judged on its own
+/// deadline).
 fn on_guard_fired(
-    segment: &mut HashTable<Entry>,
+    segment: &mut Segment,
     counts: &mut Counts,
     hash: u64,
     fired: UnixMillis,
     now: UnixMillis,
 ) -> Option<UnixMillis> {
-    let hash32 = hash as u32;
-    let table_hash = table_hash(hash32);
     let tag = tag_of(fired);
-    let mut due = 0usize;
     let mut rearm_at: Option<UnixMillis> = None;
-    for entry in segment.iter_hash(table_hash) {
-        let deadline = entry.raw_deadline();
-        if deadline == 0 || entry.key.hash32() != hash32 {
-            continue;
-        }
-        if deadline <= now {
-            due += 1;
-        } else if entry.guard_tag() == tag {
-            rearm_at = Some(rearm_at.map_or(deadline, |at| at.min(deadline)));
-        }
-    }
-    for _ in 0..due {
-        let found = segment.find_entry(table_hash, |e| {
-            e.key.hash32() == hash32 && is_due(e.raw_deadline(), now)
+    loop {
+        // Deleting may compact the segment and move slots: find afresh.
+        let due = segment.slots_for(hash).find(|&slot| {
+            let e = segment.get(slot);
+            is_due(e.raw_deadline(), now) && key_hash(e.key()) == hash
         });
-        let Ok(found) = found else { break };
-        let (entry, _) = found.remove();
+        let Some(slot) = due else { break };
+        let entry = segment.remove(hash, slot);
         counts.removed(&entry, now);
     }
-    if due > 0 {
-        maybe_shrink(segment);
+    let guarded: Vec<u32> = segment
+        .slots_for(hash)
+        .filter(|&slot| {
+            let e = segment.get(slot);
+            e.raw_deadline() > now && e.guard_tag() == tag && key_hash(e.key()) == hash
+        })
+        .collect();
+    for &slot in &guarded {
+        let deadline = segment.get(slot).raw_deadline();
+        rearm_at = Some(rearm_at.map_or(deadline, |at| at.min(deadline)));
     }
     let at = rearm_at?;
     // Every key this guard covered now relies on the new one (one key, but
     // for hash collisions).
-    for entry in segment.iter_hash_mut(table_hash) {
-        let deadline = entry.raw_deadline();
-        if deadline > now && entry.guard_tag() == tag && entry.key.hash32() == hash32 {
-            entry.set_guard_tag(tag_of(at));
-        }
+    for slot in guarded {
+        segment.get_mut(slot).set_guard_tag(tag_of(at));
     }
     Some(at)
 }
@@ -662,6 +464,7 @@ fn on_guard_fired(
 mod tests {
     use super::*;
     use crate::testing::{Rng, T0};
+    use crate::{EntryParts, ValueRef};
     use std::collections::HashMap;
 
     fn s(v: &str) -> Value {
@@ -670,7 +473,7 @@ mod tests {
 
     fn value_of(ks: &mut Keyspace, key: &str, now: u64) -> Option<String> {
         ks.get(key.as_bytes(), now).map(|e| match e.value() {
-            Value::String(v) => String::from_utf8(v.clone()).unwrap(),
+            ValueRef::String(v) => String::from_utf8(v.to_vec()).unwrap(),
         })
     }
 
@@ -689,9 +492,7 @@ mod tests {
     /// True when `key` is physically stored (expired or not).
     fn stored(ks: &Keyspace, key: &[u8]) -> bool {
         let hash = key_hash(key);
-        ks.segments[segment_of(hash)]
-            .find(table_hash(hash as u32), |e| e.is(hash as u32, key))
-            .is_some()
+        ks.segments[segment_of(hash)].find(hash, key).is_some()
     }
 
     /// Recounts what the counters claim, by walking every segment.
@@ -705,11 +506,6 @@ mod tests {
             .count();
         assert_eq!(ks.len(), len);
         assert_eq!(ks.expires_len(), expires);
-    }
-
-    #[test]
-    fn entry_is_56_bytes() {
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
     }
 
     #[test]
@@ -782,7 +578,7 @@ mod tests {
         assert!(from.is_empty());
         assert!(to.insert_parts(b"dst", parts, T0 + 2_000).is_none());
         let e = to.peek(b"dst", T0 + 3_000).unwrap();
-        assert_eq!(e.value(), &s("12"));
+        assert_eq!(e.value(), s("12").as_ref());
         assert_eq!(e.deadline(), Some(T0 + 5_000));
         assert_eq!(e.encoding(), Encoding::Raw);
         assert_eq!(e.idle_secs(T0 + 3_000), 3);
@@ -808,6 +604,9 @@ mod tests {
         let mut v = Vec::with_capacity(100);
         v.extend_from_slice(b"abc");
         ks.set(b"key", Value::String(v), None, T0);
+        // Small enough to be stored inline: the slot only.
+        assert_eq!(ks.peek(b"key", T0).unwrap().memory_usage(), 64);
+        ks.set_string(b"key", &[b'x'; 100], None, T0);
         assert_eq!(
             ks.peek(b"key", T0).unwrap().memory_usage(),
             std::mem::size_of::<Entry>() + 3 + 100
@@ -825,9 +624,8 @@ mod tests {
         assert_eq!(ks.len(), 1);
 
         let old = ks.set(b"a", s("2"), Some(T0 + 100), T0).unwrap();
-        assert_eq!(old.value(), &s("1"));
+        assert_eq!(old.value(), s("1").as_ref());
         assert_eq!(old.deadline(), None);
-        assert_eq!(old.key(), b"");
         assert_eq!(value_of(&mut ks, "a", T0).as_deref(), Some("2"));
         assert_eq!(ks.get(b"a", T0).unwrap().deadline(), Some(T0 + 100));
         assert_eq!(ks.len(), 1);
@@ -848,7 +646,7 @@ mod tests {
         assert_eq!(ks.len(), 2);
         let removed = ks.remove(b"a", T0).unwrap();
         assert_eq!(removed.key(), b"a");
-        assert_eq!(removed.value(), &s("3!"));
+        assert_eq!(removed.value(), s("3!").as_ref());
         assert!(ks.remove(b"a", T0).is_none());
         assert!(ks.get(b"a", T0).is_none());
         assert_eq!(ks.len(), 1);
@@ -863,7 +661,10 @@ mod tests {
         ks.set(b"", s("empty"), None, T0);
         ks.set(b"\x00\xff\r\n", s("bin"), None, T0);
         assert_eq!(value_of(&mut ks, "", T0).as_deref(), Some("empty"));
-        assert_eq!(ks.get(b"\x00\xff\r\n", T0).unwrap().value(), &s("bin"));
+        assert_eq!(
+            ks.get(b"\x00\xff\r\n", T0).unwrap().value(),
+            s("bin").as_ref()
+        );
         assert!(ks.get(b"\x00\xff\r", T0).is_none());
     }
 
@@ -1338,7 +1139,7 @@ mod tests {
         assert_eq!(ks.len(), n as usize);
         for i in 0..n {
             let e = ks.get(format!("key:{i}").as_bytes(), T0).unwrap();
-            assert_eq!(e.value(), &Value::String(i.to_le_bytes().to_vec()));
+            assert_eq!(e.value(), Value::String(i.to_le_bytes().to_vec()).as_ref());
         }
         // Keys spread over all segments, none holding much more than its share.
         let share = n as usize / SEGMENTS;
@@ -1361,51 +1162,6 @@ mod tests {
             assert!(ks.get(format!("key:{i}").as_bytes(), T0).is_some());
         }
         check_counts(&ks);
-    }
-
-    #[test]
-    fn colliding_hashes_are_handled() {
-        // Keys whose hashes share the 32 stored bits cannot be found by
-        // search in a test's time; build them directly in one segment and
-        // fire a guard for the shared hash.
-        let mut segment = HashTable::new();
-        let mut counts = Counts::default();
-        let hash = key_hash(b"a");
-        for (key, deadline) in [(&b"a"[..], T0 + 10), (b"b", T0 + 20), (b"c", T0 + 30)] {
-            let (tag, _) = rearm(0, 0, deadline);
-            let entry = Entry {
-                key: StoredKey::new(key, hash as u32),
-                value: s("v"),
-                deadline,
-                meta: pack_meta(tag, Encoding::Embstr, 0),
-            };
-            segment.insert_unique(table_hash(hash as u32), entry, rehash);
-            counts.len += 1;
-            counts.expires += 1;
-        }
-        // Re-tag the last two as if guarded by the entry at +10.
-        for e in segment.iter_mut() {
-            e.set_guard_tag(tag_of(T0 + 10));
-        }
-        assert_eq!(
-            on_guard_fired(&mut segment, &mut counts, hash, T0 + 10, T0 + 10),
-            Some(T0 + 20)
-        );
-        assert_eq!(segment.len(), 2);
-        assert_eq!(counts.expired_total, 1);
-        assert_eq!(
-            on_guard_fired(&mut segment, &mut counts, hash, T0 + 20, T0 + 20),
-            Some(T0 + 30)
-        );
-        assert_eq!(
-            on_guard_fired(&mut segment, &mut counts, hash, T0 + 30, T0 + 30),
-            None
-        );
-        assert_eq!(segment.len(), 0);
-        assert_eq!(
-            (counts.len, counts.expires, counts.expired_total),
-            (0, 0, 3)
-        );
     }
 
     #[test]

@@ -6,20 +6,19 @@
 //! a fake clock. It must never depend on sockets, glommio, the wire protocol
 //! or the command table.
 
+mod entry;
 mod glob;
 mod hash;
-mod key;
 mod keyspace;
 pub mod memory;
 mod value;
 mod wheel;
 
+pub use entry::{Entry, EntryParts};
 pub use glob::glob_match;
 pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
-pub use keyspace::{
-    Entry, EntryParts, ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION,
-};
-pub use value::{Encoding, Value};
+pub use keyspace::{ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION};
+pub use value::{Encoding, Value, ValueRef};
 pub use wheel::{Advance, TimerWheel};
 
 /// A point in time: milliseconds since the unix epoch.

@@ -22,11 +22,42 @@ impl Value {
         }
     }
 
+    /// A borrowed view of the value.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::String(s) => ValueRef::String(s),
+        }
+    }
+
     /// The encoding Redis gives this value when a client stores it with SET
     /// and the like (`tryObjectEncoding`); see [`Encoding::of_stored_string`].
     pub fn stored_encoding(&self) -> Encoding {
         match self {
             Value::String(s) => Encoding::of_stored_string(s),
+        }
+    }
+}
+
+/// A value as stored, borrowed: what [`crate::Entry::value`] gives (an
+/// entry may keep a small value inline, where no [`Value`] exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// A binary-safe string.
+    String(&'a [u8]),
+}
+
+impl ValueRef<'_> {
+    /// Redis's type name, as TYPE replies.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ValueRef::String(_) => "string",
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_owned(self) -> Value {
+        match self {
+            ValueRef::String(s) => Value::String(s.to_vec()),
         }
     }
 }
