@@ -8,7 +8,7 @@
 //! | 0..32  | stored with the key; inside a segment, hashbrown's bucket    |
 //! |        | index (low bits) and its 7-bit tag (bits 25..32)             |
 //! | 32..48 | [`shard_of`]: which thread owns the key                      |
-//! | 48..56 | the keyspace segment ([`crate::Keyspace`])                   |
+//! | 48..58 | the keyspace segment ([`crate::Keyspace`])                   |
 //!
 //! Were the shard chosen from the same bits as the bucket, every key of one
 //! shard would share those bits and crowd into a fraction of the buckets.
@@ -134,19 +134,19 @@ mod tests {
 
     #[test]
     fn routing_bits_are_independent_of_segment_bits() {
-        // Keys of one shard must still spread over every segment (bits 48..56).
+        // Keys of one shard must still spread over every segment (bits 48..58).
         let shards = 4;
-        let mut segments = [0usize; 256];
+        let mut segments = [0usize; 1024];
         let mut n = 0;
-        for i in 0..400_000 {
+        for i in 0..1_600_000 {
             let key = format!("k{i}");
             let h = key_hash(key.as_bytes());
             if shard_of_hash(h, shards) == 1 {
-                segments[((h >> 48) & 0xff) as usize] += 1;
+                segments[((h >> 48) & 0x3ff) as usize] += 1;
                 n += 1;
             }
         }
-        let expected = n / 256;
+        let expected = n / 1024;
         assert!(
             segments
                 .iter()

