@@ -6,9 +6,8 @@
 //! database of 10 M keys never stalls an insert on a 10 M-entry rehash
 //! (`cargo bench -p store --bench growth` measures the stalls against one
 //! table: with 5 M keys, 256 segments still stalled up to 2 ms at p99.99).
-//! Each segment
-//! is an index of slot numbers over a slab of 64-byte entries that hold small
-//! keys and values inline (see `segment.rs` and `entry.rs`).
+//! Each segment is an index of slot numbers over a slab of 64-byte entries
+//! that hold small keys and values inline (see `segment.rs` and `entry.rs`).
 //!
 //! **Expiry.** A deadline is checked on every access (lazy expiry: a key is
 //! gone from the millisecond its deadline is `<= now`), and every key with a
