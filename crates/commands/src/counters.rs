@@ -5,7 +5,7 @@
 use crate::error::reply_error;
 use crate::long_double::LongDouble;
 use crate::number::{integer_arg, parse_i64};
-use crate::strings::string_mut;
+use crate::strings::string_bytes;
 use crate::{CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
 use store::{Encoding, Value};
@@ -44,12 +44,13 @@ fn incr_decr(ctx: &mut ShardCtx, key: &[u8], by: i64, enc: &mut ReplyEncoder) {
     let db = ctx.keyspace();
     let result = match db.get(key, now) {
         None => {
-            db.set(key, Value::String(by.to_string().into_bytes()), None, now);
+            db.set_string(key, Decimal::of(by).as_bytes(), None, now);
             Ok(by)
         }
         Some(entry) => {
-            let result = string_mut(entry.value_mut()).and_then(|s| add_in_place(s, by));
-            if result.is_ok() {
+            let result = string_bytes(entry.value()).and_then(|s| add(s, by));
+            if let Ok(n) = result {
+                entry.set_string(Decimal::of(n).as_bytes());
                 entry.set_encoding(Encoding::Int);
             }
             result
@@ -61,15 +62,33 @@ fn incr_decr(ctx: &mut ShardCtx, key: &[u8], by: i64, enc: &mut ReplyEncoder) {
     }
 }
 
-/// Adds `by` to the integer written in `s`, rewriting it; the sum.
-fn add_in_place(s: &mut Vec<u8>, by: i64) -> Result<i64, CommandError> {
+/// `by` added to the integer written in `s`.
+fn add(s: &[u8], by: i64) -> Result<i64, CommandError> {
     let old = parse_i64(s).ok_or(CommandError::NotAnInteger)?;
-    let new = old
-        .checked_add(by)
-        .ok_or_else(|| CommandError::Other("ERR increment or decrement would overflow".into()))?;
-    s.clear();
-    s.extend_from_slice(new.to_string().as_bytes());
-    Ok(new)
+    old.checked_add(by)
+        .ok_or_else(|| CommandError::Other("ERR increment or decrement would overflow".into()))
+}
+
+/// An integer's decimal text, formatted on the stack.
+struct Decimal {
+    bytes: [u8; 20],
+    len: usize,
+}
+
+impl Decimal {
+    fn of(n: i64) -> Self {
+        use std::io::Write;
+        let mut bytes = [0u8; 20];
+        let mut rest = &mut bytes[..];
+        // 20 bytes hold every i64 ("-9223372036854775808"), so this cannot fail.
+        let _ = write!(rest, "{n}");
+        let len = 20 - rest.len();
+        Self { bytes, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// INCRBYFLOAT key increment: adds in C `long double` arithmetic and stores
@@ -84,14 +103,13 @@ pub(crate) fn incrbyfloat(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncode
             let encoding = Encoding::of_created_string(&text);
             db.set_encoded(key, Value::String(text), encoding, None, now);
         }),
-        Some(entry) => {
-            let result = string_mut(entry.value_mut()).and_then(|s| {
-                *s = float_sum(s, increment)?;
-                enc.bulk(s);
-                Ok(Encoding::of_created_string(s))
-            });
-            result.map(|encoding| entry.set_encoding(encoding))
-        }
+        Some(entry) => string_bytes(entry.value())
+            .and_then(|s| float_sum(s, increment))
+            .map(|text| {
+                enc.bulk(&text);
+                entry.set_string(&text);
+                entry.set_encoding(Encoding::of_created_string(&text));
+            }),
     };
     if let Err(e) = result {
         reply_error(enc, &e);

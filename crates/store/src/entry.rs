@@ -255,6 +255,33 @@ impl Entry {
         self.heap_mut_value()
     }
 
+    /// Replaces the value with the string `value`, keeping the key, deadline,
+    /// guard and access time (INCR rewriting a counter): inline when the key
+    /// and the string fit together, so a counter never allocates.
+    pub fn set_string(&mut self, value: &[u8]) {
+        let key_len = self.key().len();
+        if key_len + value.len() > INLINE {
+            let Value::String(s) = self.value_mut();
+            s.clear();
+            s.extend_from_slice(value);
+            return;
+        }
+        if self.is_heap() {
+            // SAFETY: HEAP says `heap` is the active field; it is taken
+            // once, and the flag cleared before anything reads the body.
+            let heap = unsafe { ManuallyDrop::take(&mut self.body.heap) };
+            self.flags &= !HEAP;
+            self.body.inline = [0; INLINE];
+            // SAFETY: `inline` is now the active field; key_len <= INLINE.
+            unsafe { self.body.inline[..key_len].copy_from_slice(&heap.key) };
+        }
+        self.key_len = key_len as u8;
+        self.value_len = value.len() as u8;
+        // SAFETY: not HEAP, so `inline` is the active field; the copy ends
+        // at key_len + value.len() <= INLINE.
+        unsafe { self.body.inline[key_len..key_len + value.len()].copy_from_slice(value) };
+    }
+
     /// Consumes the entry, returning its value.
     pub fn into_value(mut self) -> Value {
         if self.is_heap() {
@@ -440,6 +467,32 @@ mod tests {
             Value::String([&b"abc"[..], &[b'x'; 100]].concat())
         );
         assert_eq!(e.encoding(), Encoding::Embstr);
+    }
+
+    #[test]
+    fn set_string_keeps_the_metadata_and_goes_inline_when_it_fits() {
+        let mut e = Entry::new(
+            b"counter",
+            Incoming::Bytes(&[b'9'; 60]),
+            5,
+            2,
+            Encoding::Raw,
+            3,
+        );
+        assert!(e.is_heap());
+        for value in [&b"10"[..], &[b'7'; 41], &[b'8'; 42], b"", b"-1"] {
+            e.set_string(value);
+            assert_eq!(e.is_heap(), 7 + value.len() > INLINE);
+            assert_eq!(
+                (e.key(), e.value()),
+                (&b"counter"[..], ValueRef::String(value))
+            );
+            assert_eq!(
+                (e.deadline(), e.guard_tag(), e.access_secs()),
+                (Some(5), 2, 3)
+            );
+            assert_eq!(e.encoding(), Encoding::Raw);
+        }
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub(super) fn table_hash(hash: u64) -> u64 {
 /// Dense storage of entries, addressed by slot number.
 #[derive(Default)]
 struct Slab {
+    /// Boxed so that growing the list moves pointers, not entries: a slab
+    /// never reallocates (and copies) its entries.
+    #[allow(clippy::vec_box)]
     chunks: Vec<Box<Chunk>>,
     /// Slots freed by deletions, reused first.
     free: Vec<u32>,
