@@ -22,9 +22,24 @@ struct Cli {
     /// Number of databases (SELECT 0..N-1).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     databases: u32,
+    /// Hash tables per database per shard, a power of two up to 1024. For
+    /// benchmarks only: 1 shows the growth stalls of a single table.
+    #[arg(long, default_value_t = 1024, value_parser = segments)]
+    keyspace_segments: usize,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     loglevel: log::LevelFilter,
+}
+
+/// Parses `--keyspace-segments`: a power of two in 1..=1024.
+fn segments(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n.is_power_of_two() && n <= store::SEGMENTS => Ok(n),
+        _ => Err(format!(
+            "must be a power of two from 1 to {}",
+            store::SEGMENTS
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -48,6 +63,7 @@ fn main() -> ExitCode {
             .map(usize::from)
             .unwrap_or_else(server::cpu::available),
         databases: cli.databases as usize,
+        keyspace_segments: cli.keyspace_segments,
     };
     match server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -460,3 +460,38 @@ fn scan_returns_every_key_despite_concurrent_growth() {
     assert_eq!(seen.len(), count, "only stable:* keys match");
     assert!(calls > 2, "a scan in {calls} calls did not cross shards");
 }
+
+/// `--keyspace-segments 1` (the benchmarks' single-table baseline) serves the
+/// same keys the same way: every key set is read back, counted and scanned.
+#[test]
+fn one_segment_per_keyspace_serves_the_same_keys() {
+    let s = Server::start(&["--threads", "2", "--keyspace-segments", "1"]);
+    let mut c = s.client();
+    for i in 0..2_000 {
+        let key = format!("k{i}");
+        assert_cmd!(c, ["SET", key.as_str(), "v"], b"+OK\r\n");
+    }
+    assert_cmd!(c, ["GET", "k1999"], b"$1\r\nv\r\n");
+    assert_cmd!(c, ["DBSIZE"], b":2000\r\n");
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let reply = parse_value(&c.cmd(&["SCAN", cursor.as_str(), "COUNT", "100"]));
+        let Value::Array(parts) = reply else {
+            panic!("SCAN replied {reply:?}");
+        };
+        let (Value::Bulk(next), Value::Array(keys)) = (&parts[0], &parts[1]) else {
+            panic!("SCAN replied {parts:?}");
+        };
+        for key in keys {
+            if let Value::Bulk(k) = key {
+                seen.insert(k.clone());
+            }
+        }
+        cursor = String::from_utf8_lossy(next).into_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2_000);
+}

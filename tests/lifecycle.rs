@@ -47,6 +47,7 @@ fn help_lists_every_option_with_its_default() {
         ("--bind", None),
         ("--threads", None),
         ("--databases", Some("16")),
+        ("--keyspace-segments", Some("1024")),
         ("--loglevel", None),
     ] {
         let block = blocks

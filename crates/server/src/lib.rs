@@ -33,6 +33,8 @@ pub struct Config {
     pub threads: usize,
     /// Number of databases per shard.
     pub databases: usize,
+    /// Segments per keyspace (1024; fewer only to benchmark growth stalls).
+    pub keyspace_segments: usize,
 }
 
 /// Why the server could not run.

@@ -98,7 +98,10 @@ pub(crate) async fn run_shard(
     let reactor = Rc::new(Reactor {
         id,
         shards,
-        state: RefCell::new(ShardState::new(process.config.databases)),
+        state: RefCell::new(ShardState::new(
+            process.config.databases,
+            process.config.keyspace_segments,
+        )),
         mesh,
         tickets: Tickets::default(),
         facts: ServerFacts {

@@ -228,9 +228,9 @@ pub(crate) struct ShardState {
 }
 
 impl ShardState {
-    pub fn new(databases: usize) -> Self {
+    pub fn new(databases: usize, segments: usize) -> Self {
         Self {
-            dbs: Databases::new(databases),
+            dbs: Databases::with_segments(databases, segments),
             stats: ShardStats::default(),
             settings: ShardSettings::default(),
             locks: HashMap::default(),
@@ -573,7 +573,7 @@ mod tests {
 
     #[test]
     fn ids_must_rise_on_every_shard() {
-        let mut shard = ShardState::new(16);
+        let mut shard = ShardState::new(16, store::SEGMENTS);
         assert!(schedule(&mut shard, 5, locks("k")));
         assert!(
             !schedule(&mut shard, 4, locks("k")),
@@ -585,7 +585,7 @@ mod tests {
 
     #[test]
     fn a_parked_job_runs_before_later_transactions_on_its_key() {
-        let mut shard = ShardState::new(16);
+        let mut shard = ShardState::new(16, store::SEGMENTS);
         let mut done = Finished::new();
         assert!(schedule(&mut shard, 1, locks("k")));
         // GET k arrives while transaction 1 holds k: it parks.
@@ -613,7 +613,7 @@ mod tests {
 
     #[test]
     fn thousands_of_waiting_transactions_drain_without_recursion() {
-        let mut shard = ShardState::new(16);
+        let mut shard = ShardState::new(16, store::SEGMENTS);
         let mut done = Finished::new();
         let count = 100_000;
         for txid in 1..=count {

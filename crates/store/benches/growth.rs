@@ -24,7 +24,7 @@ fn main() {
     println!("inserting {keys} keys (16-byte keys, 32-byte values) into one keyspace");
     for (name, mut ks) in [
         ("segmented (1024 tables)", Keyspace::new()),
-        ("single table (baseline)", Keyspace::single_table()),
+        ("single table (baseline)", Keyspace::with_segments(1)),
     ] {
         let mut nanos = Vec::with_capacity(keys);
         let start = Instant::now();

@@ -36,7 +36,7 @@ pub use scan::SCAN_SEGMENT_FRACTION;
 use segment::Segment;
 
 /// Number of segments: bits 48..58 of the key hash choose one.
-const SEGMENTS: usize = 1024;
+pub const SEGMENTS: usize = 1024;
 const SEGMENT_SHIFT: u32 = 48;
 
 /// The latest deadline: Redis's deadlines are signed 64-bit milliseconds.
@@ -135,15 +135,12 @@ impl Keyspace {
         Self::with_segments(SEGMENTS)
     }
 
-    /// An empty keyspace of one table, as it would be without segments:
-    /// the baseline that benchmarks compare growth stalls against.
-    #[doc(hidden)]
-    pub fn single_table() -> Self {
-        Self::with_segments(1)
-    }
-
-    fn with_segments(count: usize) -> Self {
-        debug_assert!(count.is_power_of_two() && count <= SEGMENTS);
+    /// An empty keyspace of `count` segments, rounded to a power of two in
+    /// 1..=[`SEGMENTS`]. Fewer segments only serve benchmarks: one is the
+    /// single table a non-segmented design would have, whose growth stalls
+    /// `scripts/bench` and `cargo bench -p store --bench growth` report.
+    pub fn with_segments(count: usize) -> Self {
+        let count = count.clamp(1, SEGMENTS).next_power_of_two();
         Self {
             segments: empty_segments(count),
             counts: Counts::default(),
@@ -1184,7 +1181,7 @@ mod tests {
 
     #[test]
     fn a_single_table_keyspace_behaves_the_same() {
-        let mut ks = Keyspace::single_table();
+        let mut ks = Keyspace::with_segments(1);
         for i in 0..5_000u64 {
             ks.set_string(
                 format!("k{i}").as_bytes(),

@@ -17,7 +17,7 @@ mod wheel;
 pub use entry::{Entry, EntryParts};
 pub use glob::glob_match;
 pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
-pub use keyspace::{ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION};
+pub use keyspace::{ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION, SEGMENTS};
 pub use value::{Encoding, Value, ValueRef};
 pub use wheel::{Advance, TimerWheel};
 
@@ -37,13 +37,21 @@ pub fn now_millis() -> UnixMillis {
 /// until the databases are, and the expiry tick visits only those in use.
 pub struct Databases {
     dbs: Vec<Option<Box<Keyspace>>>,
+    /// Segments per keyspace (see [`Keyspace::with_segments`]).
+    segments: usize,
 }
 
 impl Databases {
     /// `count` databases, none created yet.
     pub fn new(count: usize) -> Self {
+        Self::with_segments(count, SEGMENTS)
+    }
+
+    /// `count` databases of `segments` segments each (benchmarks only).
+    pub fn with_segments(count: usize, segments: usize) -> Self {
         Self {
             dbs: (0..count).map(|_| None).collect(),
+            segments,
         }
     }
 
@@ -55,7 +63,8 @@ impl Databases {
     /// Database `index`, created empty if it was never used; callers validate
     /// `index < count()` (SELECT does).
     pub fn db(&mut self, index: usize) -> &mut Keyspace {
-        self.dbs[index].get_or_insert_with(Box::default)
+        let segments = self.segments;
+        self.dbs[index].get_or_insert_with(|| Box::new(Keyspace::with_segments(segments)))
     }
 
     /// Swaps databases `a` and `b` (SWAPDB), created or not; callers
