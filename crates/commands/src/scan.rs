@@ -258,7 +258,7 @@ mod tests {
     use crate::ShardStats;
     use resp::Protocol;
     use std::collections::HashMap;
-    use store::{shard_of, Databases, Value};
+    use store::{shard_of, Databases};
 
     const NOW: u64 = 1_700_000_000_000;
 
