@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use common::{bulk, encode, int_of, shard_stats, show, text_of, Server};
+use common::{bulk, encode, int_of, shard_field, shard_stats, show, text_of, Server};
 
 #[test]
 fn pipeline_of_1000_sets_and_1000_gets_spans_both_shards() {
@@ -50,6 +50,40 @@ fn pipeline_of_1000_sets_and_1000_gets_spans_both_shards() {
         int_of(&c.cmd(&["DBSIZE"])),
         "shard key counts must add up to DBSIZE:\n{info}"
     );
+}
+
+/// Pipeline squashing: a pipeline's commands for another shard travel as one
+/// mesh message per read, not one per command.
+#[test]
+fn a_pipeline_crosses_to_the_other_shard_in_few_messages() {
+    let s = Server::start(&["--threads", "2"]);
+    if s.is_external() {
+        return;
+    }
+    let mut c = s.client();
+    let peer = |c: &mut common::Client| {
+        let info = text_of(&c.cmd(&["INFO", "SHARDS"]));
+        let batches = shard_field(&info, "peer_batches").expect("peer_batches");
+        let jobs = shard_field(&info, "peer_jobs").expect("peer_jobs");
+        (batches.iter().sum::<u64>(), jobs.iter().sum::<u64>())
+    };
+    let (batches_before, jobs_before) = peer(&mut c);
+    let mut request = Vec::new();
+    for i in 0..1000 {
+        request.extend(encode(&["GET", &format!("squash:{i}")]));
+    }
+    let replies = c.pipeline(request, 1000);
+    assert!(replies.iter().all(|r| r == b"$-1\r\n"));
+    let (batches, jobs) = peer(&mut c);
+    // INFO itself sends one batch to the other shard each time it runs.
+    let (batches, jobs) = (batches - batches_before - 1, jobs - jobs_before - 1);
+    // About half the keys live on the other shard; the 1000 GETs arrive in
+    // a few reads (the client writes them at once).
+    assert!(
+        (300..700).contains(&jobs),
+        "{jobs} GETs went to the other shard"
+    );
+    assert!(batches <= 8, "{jobs} GETs took {batches} mesh messages");
 }
 
 #[test]

@@ -1063,6 +1063,20 @@ pub fn shard_stats(info: &str) -> Option<Vec<(u64, u64)>> {
     Some(stats)
 }
 
+/// One field of every `shardN:` line of INFO's `# Shards` section (e.g.
+/// `peer_batches`), in shard order; `None` if the section is missing.
+pub fn shard_field(info: &str, field: &str) -> Option<Vec<u64>> {
+    let count: usize = info_field(info, "shards")?.trim().parse().ok()?;
+    (0..count)
+        .map(|i| {
+            info_field(info, &format!("shard{i}"))?
+                .trim()
+                .split(',')
+                .find_map(|f| f.strip_prefix(field)?.strip_prefix('=')?.parse().ok())
+        })
+        .collect()
+}
+
 /// Polls `probe` every 20 ms until it returns true or `limit` passes;
 /// returns whether it did.
 pub fn wait_for(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {

@@ -120,21 +120,27 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// A snapshot of `client`.
     pub fn of(client: &Client) -> Self {
-        let mut info = ClientInfo::default();
+        let mut info = ClientInfo {
+            id: client.id,
+            addr: client.addr.clone(),
+            laddr: client.laddr.clone(),
+            fd: client.fd,
+            created: client.created,
+            ..ClientInfo::default()
+        };
         info.update(client);
         info
     }
 
-    /// Refreshes this snapshot from `client`, reusing its buffers.
+    /// Refreshes this snapshot from `client`, reusing its buffers. The
+    /// fields fixed when the connection is accepted (id, addresses, fd,
+    /// creation time) were taken by [`ClientInfo::of`]: a connection calls
+    /// this after every batch, and copying them would cost it more than all
+    /// the rest.
     pub fn update(&mut self, client: &Client) {
-        self.id = client.id;
-        self.addr.clone_from(&client.addr);
-        self.laddr.clone_from(&client.laddr);
-        self.fd = client.fd;
         copy_opt(&mut self.name, &client.name);
         copy_opt(&mut self.lib_name, &client.lib_name);
         copy_opt(&mut self.lib_ver, &client.lib_ver);
-        self.created = client.created;
         self.last_interaction = client.last_interaction;
         self.db = client.db;
         self.resp = if client.protocol == Protocol::Resp3 {

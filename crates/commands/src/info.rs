@@ -28,6 +28,11 @@ pub struct ShardStats {
     pub connections_received: u64,
     /// Connections open on this thread now.
     pub connected_clients: u64,
+    /// Batches of plain jobs this shard received from other shards' connections:
+    /// one per connection read and destination shard ("pipeline squashing").
+    pub peer_batches: u64,
+    /// The jobs in those batches.
+    pub peer_jobs: u64,
 }
 
 impl ShardStats {
@@ -200,7 +205,10 @@ fn render_section(out: &mut String, section: &str, shards: &[ShardStats], p: &Pr
             for (i, s) in shards.iter().enumerate() {
                 let keys: usize = s.databases.iter().map(|d| d.0).sum();
                 let expires: usize = s.databases.iter().map(|d| d.1).sum();
-                line(format_args!("shard{i}:keys={keys},expires={expires}"));
+                line(format_args!(
+                    "shard{i}:keys={keys},expires={expires},peer_batches={},peer_jobs={}",
+                    s.peer_batches, s.peer_jobs
+                ));
             }
         }
     }
@@ -260,7 +268,9 @@ mod tests {
         );
         assert_eq!(
             text,
-            "# Shards\r\nshards:2\r\nshard0:keys=2,expires=1\r\nshard1:keys=3,expires=0\r\n"
+            "# Shards\r\nshards:2\r\n\
+             shard0:keys=2,expires=1,peer_batches=0,peer_jobs=0\r\n\
+             shard1:keys=3,expires=0,peer_batches=0,peer_jobs=0\r\n"
         );
     }
 

@@ -451,10 +451,38 @@ pub static TABLE: &[CommandSpec] = &[
 ];
 
 /// Finds a command by name, case-insensitively.
+///
+/// Every request pays for this, so it does not scan [`TABLE`]: an index
+/// built from it on first use buckets the commands by length and first and
+/// last letter, and a name is compared only with the one or two commands
+/// of its bucket.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    TABLE
+    static INDEX: std::sync::OnceLock<Vec<Vec<u16>>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut buckets = vec![Vec::new(); LOOKUP_BUCKETS];
+        for (i, spec) in TABLE.iter().enumerate() {
+            buckets[lookup_bucket(spec.name.as_bytes())].push(i as u16);
+        }
+        buckets
+    });
+    index[lookup_bucket(name)]
         .iter()
+        .map(|&i| &TABLE[usize::from(i)])
         .find(|c| c.name.len() == name.len() && c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Buckets of [`lookup`]'s index (a power of two).
+const LOOKUP_BUCKETS: usize = 512;
+
+/// The index bucket of a command name, whatever its case.
+fn lookup_bucket(name: &[u8]) -> usize {
+    let (Some(first), Some(last)) = (name.first(), name.last()) else {
+        return 0;
+    };
+    let mix = name.len() * 1021
+        + usize::from(first.to_ascii_lowercase()) * 31
+        + usize::from(last.to_ascii_lowercase());
+    mix & (LOOKUP_BUCKETS - 1)
 }
 
 /// Redis's reply to an unknown command:
@@ -490,6 +518,31 @@ pub(crate) fn captured_docs(spec: &CommandSpec) -> Option<&'static CapturedDocs>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_finds_every_command_and_only_those() {
+        for spec in TABLE {
+            let upper = spec.name.to_ascii_uppercase();
+            assert_eq!(lookup(upper.as_bytes()).map(|c| c.name), Some(spec.name));
+            assert_eq!(
+                lookup(spec.name.as_bytes()).map(|c| c.name),
+                Some(spec.name)
+            );
+        }
+        assert!(lookup(b"").is_none());
+        assert!(lookup(b"gett").is_none());
+        assert!(lookup(b"ge").is_none());
+        assert!(lookup(b"g\xc5t").is_none());
+        let crowded = (0..LOOKUP_BUCKETS)
+            .map(|b| {
+                TABLE
+                    .iter()
+                    .filter(|c| lookup_bucket(c.name.as_bytes()) == b)
+                    .count()
+            })
+            .max();
+        assert!(crowded <= Some(3), "a bucket holds {crowded:?} commands");
+    }
 
     #[test]
     fn lookup_is_case_insensitive() {

@@ -5,7 +5,7 @@
 /// The arguments of one request (the command name is argument 0).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Args {
-    data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     ends: Vec<usize>,
 }
 
@@ -25,6 +25,7 @@ impl Args {
     }
 
     /// Appends one whole argument.
+    #[inline]
     pub fn push(&mut self, arg: &[u8]) {
         self.data.extend_from_slice(arg);
         self.ends.push(self.data.len());
@@ -51,7 +52,6 @@ impl Args {
     }
 
     /// Bytes of argument data the allocation can hold without growing.
-    #[cfg(test)]
     pub(crate) fn data_capacity(&self) -> usize {
         self.data.capacity()
     }
@@ -63,22 +63,26 @@ impl Args {
     }
 
     /// Number of arguments.
+    #[inline]
     pub fn len(&self) -> usize {
         self.ends.len()
     }
 
     /// True when there are no arguments.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
 
     /// Argument `i`. Panics if `i >= len()`: callers check arity first.
+    #[inline]
     pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.data[start..self.ends[i]]
     }
 
     /// Iterates over all arguments.
+    #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
         (0..self.len()).map(move |i| self.get(i))
     }

@@ -30,6 +30,12 @@ const MAX_PREALLOC_ARGS: usize = 1024;
 /// Bytes reserved when a bulk length is read, however many the client
 /// declares; a longer payload grows the buffer as its bytes arrive.
 const MAX_PREALLOC_BULK: usize = 64 * 1024;
+/// Finished requests kept for reuse (see [`RequestParser::recycle`]): one
+/// batch's worth, so a steady pipeline allocates no `Args` at all.
+const MAX_SPARE_ARGS: usize = 1024;
+/// A recycled request that holds more argument bytes than this is dropped
+/// instead: one big SET must not pin its buffer for the connection's life.
+const MAX_SPARE_ARG_BYTES: usize = 4096;
 
 /// A malformed request. Each maps to Redis 7's `-ERR Protocol error: ...` reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +252,8 @@ pub struct RequestParser {
     state: State,
     line: PartialLine,
     args: Args,
+    /// Used requests whose allocations the next requests take over.
+    spare: Vec<Args>,
 }
 
 impl RequestParser {
@@ -256,11 +264,27 @@ impl RequestParser {
             state: State::Idle,
             line: PartialLine::default(),
             args: Args::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Gives back a request that has been executed: the next requests reuse
+    /// its allocations, so that a connection in steady state parses without
+    /// allocating.
+    pub fn recycle(&mut self, mut args: Args) {
+        if self.spare.len() < MAX_SPARE_ARGS && args.data_capacity() <= MAX_SPARE_ARG_BYTES {
+            args.clear();
+            self.spare.push(args);
         }
     }
 
     /// Parses the next request from `buf`.
     pub fn parse(&mut self, buf: &[u8]) -> Result<ParseStatus, ProtocolError> {
+        if self.state == State::Idle {
+            if let Some(done) = self.parse_whole(buf) {
+                return Ok(done);
+            }
+        }
         let result = self.advance(buf);
         if result.is_err() {
             self.state = State::Idle;
@@ -268,6 +292,33 @@ impl RequestParser {
             self.args = Args::new();
         }
         result
+    }
+
+    /// The common case in one pass: a whole multibulk request in plain form
+    /// (`*<n>` and `$<len>` headers of digits only, no leading zero) at the
+    /// start of `buf`. Anything else (a partial request, an empty, malformed
+    /// or unusual one) gives None with nothing kept, and the state machine,
+    /// which knows every quirk, reads it from the start. Where both accept a
+    /// request they read it the same way: a header ends at its `\r` and the
+    /// byte after it is skipped, as are the two bytes after a payload.
+    fn parse_whole(&mut self, buf: &[u8]) -> Option<ParseStatus> {
+        let (count, mut pos) = header(buf, 0, b'*')?;
+        if count == 0 || count > MAX_MULTIBULK_LEN {
+            return None;
+        }
+        for _ in 0..count {
+            let whole = header(buf, pos, b'$').and_then(|(len, start)| {
+                let end = start.checked_add(len)?;
+                (len <= self.max_bulk_len && end + 2 <= buf.len()).then_some((start, end))
+            });
+            let Some((start, end)) = whole else {
+                self.args.clear();
+                return None;
+            };
+            self.args.push(&buf[start..end]);
+            pos = end + 2;
+        }
+        Some(self.complete(pos))
     }
 
     fn advance(&mut self, buf: &[u8]) -> Result<ParseStatus, ProtocolError> {
@@ -389,8 +440,9 @@ impl RequestParser {
 
     /// Hands over the finished request.
     fn complete(&mut self, consumed: usize) -> ParseStatus {
+        let next = self.spare.pop().unwrap_or_default();
         ParseStatus::Complete {
-            args: std::mem::take(&mut self.args),
+            args: std::mem::replace(&mut self.args, next),
             consumed,
         }
     }
@@ -401,6 +453,36 @@ impl RequestParser {
             consumed: buf.len(),
         }
     }
+}
+
+/// A `*<n>` or `$<n>` header (per `prefix`) at `buf[at..]` whose count is
+/// 0 or digits without a leading zero, at most 10 of them, followed by the
+/// `\r` and the byte after it: the count and where the line's bytes end.
+/// None for anything else, including a header not wholly in `buf`.
+fn header(buf: &[u8], at: usize, prefix: u8) -> Option<(usize, usize)> {
+    let line = buf.get(at..)?;
+    if *line.first()? != prefix {
+        return None;
+    }
+    let mut n: usize = 0;
+    let mut i = 1;
+    loop {
+        let b = *line.get(i)?;
+        if b == b'\r' {
+            break;
+        }
+        if !b.is_ascii_digit() || i > 10 {
+            return None;
+        }
+        n = n * 10 + usize::from(b - b'0');
+        i += 1;
+    }
+    let no_digits = i == 1;
+    let leading_zero = line[1] == b'0' && i > 2;
+    if no_digits || leading_zero || i + 1 >= line.len() {
+        return None;
+    }
+    Some((n, at + i + 2))
 }
 
 /// Reads an integer as Redis's `string2ll` does: an optional `-`, then digits
@@ -575,6 +657,33 @@ mod tests {
             }
         }
         Ok(requests)
+    }
+
+    #[test]
+    fn recycled_requests_are_reused_cleared() {
+        let mut parser = RequestParser::new(DEFAULT_MAX_BULK_LEN);
+        let first = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n";
+        let Ok(ParseStatus::Complete { args, .. }) = parser.parse(first) else {
+            panic!("a whole request");
+        };
+        let data = args.data.as_ptr();
+        parser.recycle(args);
+        // The request after the next one gets the recycled allocation.
+        let get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let Ok(ParseStatus::Complete { args: next, .. }) = parser.parse(get) else {
+            panic!("a whole request");
+        };
+        assert_eq!(next, Args::from_slices(&["GET", "k"]));
+        let Ok(ParseStatus::Complete { args: reused, .. }) = parser.parse(get) else {
+            panic!("a whole request");
+        };
+        assert_eq!(reused, Args::from_slices(&["GET", "k"]));
+        assert_eq!(reused.data.as_ptr(), data);
+        // A big request is not kept.
+        let mut big = Args::new();
+        big.push(&[b'x'; MAX_SPARE_ARG_BYTES + 1]);
+        parser.recycle(big);
+        assert!(parser.spare.is_empty());
     }
 
     fn feed(reads: &[&[u8]]) -> Result<Requests, ProtocolError> {

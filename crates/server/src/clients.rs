@@ -141,7 +141,7 @@ async fn on_other_shards(reactor: &Reactor, f: KeyFn, args: &Args) -> Vec<Vec<u8
             protocol: Protocol::Resp2,
             args: args.clone(),
         };
-        if let Some(ticket) = reactor.send(shard, Work::Batch(vec![job])).await {
+        if let Some(ticket) = reactor.send(shard, Work::batch(vec![job])).await {
             tickets.push(ticket);
         }
     }

@@ -6,6 +6,7 @@
 //! local shard's jobs run inline, and the replies are stitched together in
 //! request order into one write.
 
+use crate::mesh::Ticket;
 use crate::reactor::Reactor;
 use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
@@ -18,11 +19,15 @@ use resp::{Args, ParseStatus, Protocol, ReplyEncoder, RequestParser};
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use store::UnixMillis;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
 /// Most commands executed as one batch; a longer pipeline runs in several.
 const MAX_BATCH: usize = 1024;
+/// A batch reply whose buffer grew beyond this (a big MGET or KEYS) is not
+/// kept for reuse, so that one large reply does not pin memory.
+const MAX_SPARE_REPLY_BYTES: usize = 256 * 1024;
 
 /// How one command's reply is obtained once the batch has run.
 enum Step {
@@ -45,13 +50,22 @@ enum GatherKind {
     Info(Args),
 }
 
-/// A batch being planned and executed; reused across reads.
+/// A batch being planned and executed; reused across reads, with every
+/// allocation in it, so that a connection in steady state allocates nothing
+/// per batch.
 struct Batch {
     steps: Vec<Step>,
     /// (shard, job index) of every part of every Gather step.
     parts: Vec<(usize, usize)>,
+    /// The jobs for each shard.
     jobs: Vec<Vec<Job>>,
     local: Vec<u8>,
+    /// Each shard's reply, once it came.
+    replies: Vec<Option<BatchReply>>,
+    /// Empty replies to send out with the next jobs.
+    spare: Vec<BatchReply>,
+    /// The shards whose replies are awaited, and their tickets.
+    tickets: Vec<(usize, Ticket)>,
 }
 
 impl Batch {
@@ -61,6 +75,35 @@ impl Batch {
             parts: Vec::new(),
             jobs: (0..shards).map(|_| Vec::new()).collect(),
             local: Vec::new(),
+            replies: (0..shards).map(|_| None).collect(),
+            spare: Vec::new(),
+            tickets: Vec::new(),
+        }
+    }
+
+    /// An empty reply to fill, reused if one is at hand.
+    fn spare_reply(&mut self) -> BatchReply {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Takes the replies back for the next batch: their jobs' arguments go
+    /// to `parser`, their job lists and buffers to this batch.
+    fn recycle(&mut self, parser: &mut RequestParser) {
+        let shards = self.replies.len();
+        for (shard, slot) in self.replies.iter_mut().enumerate() {
+            let Some(mut reply) = slot.take() else {
+                continue;
+            };
+            for job in reply.jobs.drain(..) {
+                parser.recycle(job.args);
+            }
+            if self.jobs[shard].capacity() == 0 {
+                std::mem::swap(&mut self.jobs[shard], &mut reply.jobs);
+            }
+            reply.clear();
+            if self.spare.len() < shards && reply.buf.capacity() <= MAX_SPARE_REPLY_BYTES {
+                self.spare.push(reply);
+            }
         }
     }
 
@@ -147,8 +190,20 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         if !requests.is_empty() {
             reactor.active_batches.set(reactor.active_batches.get() + 1);
             // CLIENT LIST's `idle=`; its `cmd=` is noted as commands are planned.
+            // The batch's commands run at this time too: one clock read per batch.
             client.last_interaction = store::now_millis();
-            execute(&reactor, &mut client, &mut batch, &mut requests, &mut out).await;
+            let now = client.last_interaction;
+            let batch = &mut batch;
+            execute(
+                &reactor,
+                &mut client,
+                batch,
+                &mut parser,
+                now,
+                &mut requests,
+                &mut out,
+            )
+            .await;
             crate::clients::sync(&client);
             reactor.active_batches.set(reactor.active_batches.get() - 1);
         }
@@ -180,10 +235,14 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
 /// A command whose keys span shards runs as a transaction, which takes
 /// several round trips: the commands before it are executed and answered
 /// first, then it, then the planning goes on with the rest.
+/// Commands run at `now` (unix ms); executed requests go back to `parser`
+/// for reuse.
 async fn execute(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
+    parser: &mut RequestParser,
+    mut now: UnixMillis,
     requests: &mut Vec<Args>,
     out: &mut Vec<u8>,
 ) {
@@ -191,10 +250,13 @@ async fn execute(
     loop {
         let (planned, transaction) = plan(reactor, client, batch, &mut rest);
         reactor.state.borrow_mut().stats.commands_processed += planned as u64;
-        run_planned(reactor, batch, out).await;
+        run_planned(reactor, batch, now, out).await;
+        batch.recycle(parser);
         let Some(((dispatch, args), silent)) = transaction else {
             break;
         };
+        // What follows a deferred command (DEBUG SLEEP, say) runs after it.
+        now = store::now_millis();
         let start = out.len();
         match dispatch {
             Dispatch::Server(op) => {
@@ -213,38 +275,40 @@ async fn execute(
 
 /// Sends the planned jobs (one message per remote shard), runs the local
 /// ones, and assembles every planned step's reply into `out`.
-async fn run_planned(reactor: &Reactor, batch: &mut Batch, out: &mut Vec<u8>) {
-    let mut replies: Vec<Option<BatchReply>> = (0..reactor.shards).map(|_| None).collect();
-    let mut tickets = Vec::new();
+async fn run_planned(reactor: &Reactor, batch: &mut Batch, now: UnixMillis, out: &mut Vec<u8>) {
     for shard in (0..reactor.shards).filter(|&s| s != reactor.id) {
         if !batch.jobs[shard].is_empty() {
-            let jobs = std::mem::take(&mut batch.jobs[shard]);
-            if let Some(ticket) = reactor.send(shard, Work::Batch(jobs)).await {
-                tickets.push((shard, ticket));
+            let work = Work::Batch {
+                jobs: std::mem::take(&mut batch.jobs[shard]),
+                reply: batch.spare_reply(),
+            };
+            if let Some(ticket) = reactor.send(shard, work).await {
+                batch.tickets.push((shard, ticket));
             }
         }
     }
-    let local = &mut batch.jobs[reactor.id];
-    if !local.is_empty() {
-        let done = reactor.state.borrow_mut().try_run(local);
-        match done {
-            Some(reply) => {
-                replies[reactor.id] = Some(reply);
-                local.clear();
-            }
+    let local = reactor.id;
+    if !batch.jobs[local].is_empty() {
+        let mut reply = batch.spare_reply();
+        let ran = reactor
+            .state
+            .borrow_mut()
+            .try_run(&batch.jobs[local], now, &mut reply);
+        let jobs = std::mem::take(&mut batch.jobs[local]);
+        if ran {
+            reply.jobs = jobs;
+            batch.replies[local] = Some(reply);
+        } else {
             // A key is locked by a transaction: wait for it like a peer would.
-            None => {
-                let jobs = Work::Batch(std::mem::take(local));
-                if let Some(ticket) = reactor.send(reactor.id, jobs).await {
-                    tickets.push((reactor.id, ticket));
-                }
+            if let Some(ticket) = reactor.send(local, Work::Batch { jobs, reply }).await {
+                batch.tickets.push((local, ticket));
             }
         }
     }
-    for (shard, ticket) in tickets {
-        replies[shard] = Some(reactor.wait(ticket).await);
+    for (shard, ticket) in batch.tickets.drain(..) {
+        batch.replies[shard] = Some(reactor.wait(ticket).await);
     }
-    assemble(reactor, batch, &replies, out);
+    assemble(reactor, batch, out);
     batch.steps.clear();
     batch.parts.clear();
     batch.local.clear();
@@ -390,9 +454,9 @@ fn single_shard<'a>(mut keys: impl Iterator<Item = &'a [u8]>, shards: usize) -> 
 }
 
 /// Writes every step's reply, in request order, into `out`.
-fn assemble(reactor: &Reactor, batch: &Batch, replies: &[Option<BatchReply>], out: &mut Vec<u8>) {
+fn assemble(reactor: &Reactor, batch: &Batch, out: &mut Vec<u8>) {
     let outcome = |shard: usize, index: usize| {
-        replies[shard]
+        batch.replies[shard]
             .as_ref()
             .and_then(|r| r.outcomes.get(index).map(|o| (r, o)))
     };

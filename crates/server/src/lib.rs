@@ -99,6 +99,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         let cpu = cpus[id % cpus.len()];
         let shard_process = process.clone();
         let mesh = mesh.clone();
+        // No `spin_before_park`: on this machine's kind (2 vCPUs, shared
+        // with the load generator) spinning 50 or 200 µs before parking cost
+        // throughput and CPU time, cross-shard MSET most of all (see
+        // docs/performance-wakeups.md).
         let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
             .name(&format!("shard-{id}"))
             .io_memory(64 * 1024)

@@ -32,6 +32,9 @@ pub(crate) struct Reactor {
     pub facts: ServerFacts,
     /// Batches being executed by this thread's connections.
     pub active_batches: Cell<usize>,
+    /// [`Reactor::submit`]'s list of finished work, kept between calls so
+    /// that serving a peer's batch allocates nothing.
+    finished: Cell<Finished>,
     stop: StopSignal,
 }
 
@@ -112,6 +115,7 @@ pub(crate) async fn run_shard(
         },
         process,
         active_batches: Cell::new(0),
+        finished: Cell::new(Finished::new()),
         stop: StopSignal::default(),
     });
     if let Some(mut receivers) = receivers {
@@ -151,9 +155,9 @@ impl Reactor {
     /// Hands `work` to this shard; its reply (and those of any work it
     /// unblocked) go where they are due.
     pub fn submit(&self, work: Work, to: ReplyTo) {
-        let mut done = Finished::new();
+        let mut done = self.finished.take();
         self.state.borrow_mut().handle(work, to, &mut done);
-        for (to, reply) in done {
+        for (to, reply) in done.drain(..) {
             match to {
                 ReplyTo::Local(ticket) => self.tickets.deliver(ticket, reply),
                 ReplyTo::Peer { shard, ticket } => {
@@ -163,6 +167,7 @@ impl Reactor {
                 }
             }
         }
+        self.finished.set(done);
     }
 
     /// Sends `work` to `shard` (this one included); None if the mesh is

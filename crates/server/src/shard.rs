@@ -77,8 +77,10 @@ pub(crate) enum Locks {
 
 /// Work sent to a shard.
 pub(crate) enum Work {
-    /// Plain jobs, run in order (parking behind locked keys).
-    Batch(Vec<Job>),
+    /// Plain jobs, run in order (parking behind locked keys). Their outcomes
+    /// fill `reply`, which the sender passes in empty so that its buffers
+    /// are reused; the jobs come back in it too (see [`BatchReply::jobs`]).
+    Batch { jobs: Vec<Job>, reply: BatchReply },
     /// Queues transaction `txid` and takes its locks; answers
     /// [`JobOutcome::Scheduled`] (false: an id this low comes too late).
     Schedule { txid: u64, locks: Locks },
@@ -116,17 +118,41 @@ pub(crate) enum JobOutcome {
 }
 
 /// The results of one batch, in job order.
+///
+/// A connection keeps its `BatchReply`s and sends them out with its jobs
+/// ([`Work::Batch`]), and a batch's jobs travel back with its reply, so a
+/// connection in steady state allocates neither buffers nor job lists, and
+/// no thread frees what another allocated.
 #[derive(Default)]
 pub(crate) struct BatchReply {
     pub buf: Vec<u8>,
     pub outcomes: Vec<JobOutcome>,
+    /// The jobs of a [`Work::Batch`], returned for reuse (else empty).
+    pub jobs: Vec<Job>,
 }
 
 impl BatchReply {
     fn single(outcome: JobOutcome) -> Self {
         Self {
-            buf: Vec::new(),
             outcomes: vec![outcome],
+            ..Self::default()
+        }
+    }
+
+    /// Empties the reply, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.outcomes.clear();
+        self.jobs.clear();
+    }
+}
+
+impl Work {
+    /// A batch of `jobs` with a fresh reply (for work off the hot path).
+    pub fn batch(jobs: Vec<Job>) -> Self {
+        Self::Batch {
+            jobs,
+            reply: BatchReply::default(),
         }
     }
 }
@@ -152,6 +178,14 @@ struct Parked {
     /// The last transaction id scheduled when it arrived: it waits for
     /// transactions up to this id, and later ones on its keys wait for it.
     barrier: u64,
+}
+
+impl Parked {
+    /// The reply of a batch that has run, carrying its jobs back.
+    fn finish(mut self) -> (ReplyTo, BatchReply) {
+        self.reply.jobs = self.jobs;
+        (self.to, self.reply)
+    }
 }
 
 /// A scheduled transaction on this shard.
@@ -241,40 +275,37 @@ impl ShardState {
         }
     }
 
-    /// Runs `jobs` at once if no lock stands in their way (the fast path of
-    /// every single-shard command); None if some of them must wait.
-    pub fn try_run(&mut self, jobs: &[Job]) -> Option<BatchReply> {
+    /// Runs `jobs` at `now` into `reply` at once if no lock stands in their
+    /// way (the fast path of every single-shard command); false, with
+    /// nothing run, if some of them must wait.
+    pub fn try_run(&mut self, jobs: &[Job], now: UnixMillis, reply: &mut BatchReply) -> bool {
         if !self.queue.is_empty() && jobs.iter().any(|job| self.blocked(job, self.last_txid)) {
-            return None;
+            return false;
         }
-        let now = store::now_millis();
-        let mut reply = BatchReply {
-            buf: Vec::new(),
-            outcomes: Vec::with_capacity(jobs.len()),
-        };
         for job in jobs {
-            self.run_job(job, now, &mut reply);
+            self.run_job(job, now, reply);
         }
-        Some(reply)
+        true
     }
 
     /// Takes one piece of work; what it finishes (possibly other, earlier
     /// work that it unblocked) is appended to `done`.
     pub fn handle(&mut self, work: Work, to: ReplyTo, done: &mut Finished) {
         match work {
-            Work::Batch(jobs) => {
+            Work::Batch { jobs, reply } => {
+                if let ReplyTo::Peer { .. } = to {
+                    self.stats.peer_batches += 1;
+                    self.stats.peer_jobs += jobs.len() as u64;
+                }
                 let mut parked = Parked {
-                    reply: BatchReply {
-                        buf: Vec::new(),
-                        outcomes: Vec::with_capacity(jobs.len()),
-                    },
+                    reply,
                     jobs,
                     next: 0,
                     to,
                     barrier: self.last_txid,
                 };
                 if self.run_parked(&mut parked) {
-                    done.push((parked.to, parked.reply));
+                    done.push(parked.finish());
                 } else {
                     self.parked.push_back(parked);
                 }
@@ -326,7 +357,7 @@ impl ShardState {
             let mut still = VecDeque::with_capacity(self.parked.len());
             while let Some(mut parked) = self.parked.pop_front() {
                 if self.run_parked(&mut parked) {
-                    done.push((parked.to, parked.reply));
+                    done.push(parked.finish());
                     progressed = true;
                 } else {
                     still.push_back(parked);
@@ -359,8 +390,8 @@ impl ShardState {
     fn run_ops(&mut self, ops: Vec<TxOp>) -> BatchReply {
         let now = store::now_millis();
         let mut reply = BatchReply {
-            buf: Vec::new(),
             outcomes: Vec::with_capacity(ops.len()),
+            ..BatchReply::default()
         };
         for op in ops {
             let outcome = self.run_op(op, now);
@@ -565,10 +596,40 @@ mod tests {
             .collect()
     }
 
+    fn try_run(shard: &mut ShardState, parts: &[&str]) -> Option<BatchReply> {
+        let mut reply = BatchReply::default();
+        let now = store::now_millis();
+        shard
+            .try_run(&[job(parts)], now, &mut reply)
+            .then_some(reply)
+    }
+
     fn schedule(shard: &mut ShardState, txid: u64, locks: Locks) -> bool {
         let mut done = Finished::new();
         shard.handle(Work::Schedule { txid, locks }, ReplyTo::Local(0), &mut done);
         matches!(done[0].1.outcomes[0], JobOutcome::Scheduled(true))
+    }
+
+    #[test]
+    fn a_batch_reply_brings_its_jobs_and_buffers_back() {
+        let mut shard = ShardState::new(16);
+        let mut done = Finished::new();
+        let reply = BatchReply {
+            buf: Vec::with_capacity(64),
+            ..BatchReply::default()
+        };
+        let buf = reply.buf.as_ptr();
+        let jobs = vec![job(&["SET", "k", "v"]), job(&["GET", "k"])];
+        let peer = ReplyTo::Peer {
+            shard: 1,
+            ticket: 7,
+        };
+        shard.handle(Work::Batch { jobs, reply }, peer, &mut done);
+        let (_, reply) = &done[0];
+        assert_eq!(reply.buf, b"+OK\r\n$1\r\nv\r\n");
+        assert_eq!(reply.buf.as_ptr(), buf, "the sender's buffer is filled");
+        assert_eq!(reply.jobs.len(), 2, "the jobs come back for reuse");
+        assert_eq!((shard.stats.peer_batches, shard.stats.peer_jobs), (1, 2));
     }
 
     #[test]
@@ -589,10 +650,10 @@ mod tests {
         let mut done = Finished::new();
         assert!(schedule(&mut shard, 1, locks("k")));
         // GET k arrives while transaction 1 holds k: it parks.
-        let get = Work::Batch(vec![job(&["GET", "k"])]);
+        let get = Work::batch(vec![job(&["GET", "k"])]);
         shard.handle(get, ReplyTo::Local(100), &mut done);
-        assert!(shard.try_run(&[job(&["GET", "k"])]).is_none());
-        assert!(shard.try_run(&[job(&["GET", "other"])]).is_some());
+        assert!(try_run(&mut shard, &["GET", "k"]).is_none());
+        assert!(try_run(&mut shard, &["GET", "other"]).is_some());
         // Transaction 2 on k is scheduled later and its hop arrives first.
         assert!(schedule(&mut shard, 2, locks("k")));
         let hop = |txid, value| Work::Hop {
@@ -638,7 +699,7 @@ mod tests {
         };
         shard.handle(hop, ReplyTo::Local(1), &mut done);
         assert_eq!(tickets(&done), (1..=count).collect::<Vec<_>>());
-        let value = shard.try_run(&[job(&["GET", "k"])]).expect("no locks left");
+        let value = try_run(&mut shard, &["GET", "k"]).expect("no locks left");
         assert_eq!(value.buf, format!("$6\r\n{count}\r\n").as_bytes());
     }
 }
