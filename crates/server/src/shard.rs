@@ -612,7 +612,7 @@ mod tests {
 
     #[test]
     fn a_batch_reply_brings_its_jobs_and_buffers_back() {
-        let mut shard = ShardState::new(16);
+        let mut shard = ShardState::new(16, store::SEGMENTS);
         let mut done = Finished::new();
         let reply = BatchReply {
             buf: Vec::with_capacity(64),
