@@ -102,7 +102,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         // No `spin_before_park`: on this machine's kind (2 vCPUs, shared
         // with the load generator) spinning 50 or 200 µs before parking cost
         // throughput and CPU time, cross-shard MSET most of all (see
-        // docs/performance-wakeups.md).
+        // docs/performance.md).
         let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
             .name(&format!("shard-{id}"))
             .io_memory(64 * 1024)
