@@ -59,6 +59,16 @@ pub struct Entry {
     body: Body,
 }
 
+/// An entry's metadata as it is stored: raw deadline (0 = none), guard
+/// tag, encoding and last access in unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub deadline: UnixMillis,
+    pub tag: u8,
+    pub encoding: Encoding,
+    pub access_secs: u32,
+}
+
 /// A value arriving to be stored: borrowed bytes (copied inline when they
 /// fit, so a SET of a small value allocates nothing) or an owned value.
 pub(crate) enum Incoming<'a> {
@@ -117,20 +127,13 @@ impl Entry {
 
     /// A new entry for `key`.
     #[inline]
-    pub(crate) fn new(
-        key: &[u8],
-        value: Incoming<'_>,
-        deadline: UnixMillis,
-        tag: u8,
-        encoding: Encoding,
-        access_secs: u32,
-    ) -> Entry {
+    pub(crate) fn new(key: &[u8], value: Incoming<'_>, meta: Meta) -> Entry {
         let bytes = value.bytes();
         let mut entry = Entry {
-            deadline,
-            access_secs,
-            tag,
-            flags: encoding as u8,
+            deadline: meta.deadline,
+            access_secs: meta.access_secs,
+            tag: meta.tag,
+            flags: meta.encoding as u8,
             key_len: 0,
             value_len: 0,
             body: Body {
@@ -160,34 +163,28 @@ impl Entry {
     /// old and the new value live on the heap, the key's allocation is kept
     /// and the returned entry has an empty key.
     #[inline]
-    pub(crate) fn replace(
-        &mut self,
-        key: &[u8],
-        value: Incoming<'_>,
-        deadline: UnixMillis,
-        tag: u8,
-        encoding: Encoding,
-        access_secs: u32,
-    ) -> Entry {
+    pub(crate) fn replace(&mut self, key: &[u8], value: Incoming<'_>, meta: Meta) -> Entry {
         if self.is_heap() && key.len() + value.bytes().len() > INLINE {
-            let old = Entry::new(
-                b"",
-                Incoming::Owned(std::mem::replace(self.heap_mut_value(), value.into_value())),
-                self.deadline,
-                self.tag,
-                self.encoding(),
-                self.access_secs,
-            );
-            self.deadline = deadline;
-            self.tag = tag;
-            self.flags = HEAP | encoding as u8;
-            self.access_secs = access_secs;
+            let old_value = std::mem::replace(self.heap_mut_value(), value.into_value());
+            let old = Entry::new(b"", Incoming::Owned(old_value), self.meta());
+            self.deadline = meta.deadline;
+            self.tag = meta.tag;
+            self.flags = HEAP | meta.encoding as u8;
+            self.access_secs = meta.access_secs;
             old
         } else {
-            std::mem::replace(
-                self,
-                Entry::new(key, value, deadline, tag, encoding, access_secs),
-            )
+            std::mem::replace(self, Entry::new(key, value, meta))
+        }
+    }
+
+    /// The metadata, as [`Entry::new`] takes it.
+    #[inline]
+    fn meta(&self) -> Meta {
+        Meta {
+            deadline: self.deadline,
+            tag: self.tag,
+            encoding: self.encoding(),
+            access_secs: self.access_secs,
         }
     }
 
@@ -412,6 +409,15 @@ pub(crate) fn is_due(deadline: UnixMillis, now: UnixMillis) -> bool {
 mod tests {
     use super::*;
 
+    fn meta(deadline: UnixMillis, tag: u8, encoding: Encoding, access_secs: u32) -> Meta {
+        Meta {
+            deadline,
+            tag,
+            encoding,
+            access_secs,
+        }
+    }
+
     fn owned(v: &[u8]) -> Incoming<'static> {
         Incoming::Owned(Value::String(v.to_vec()))
     }
@@ -437,7 +443,7 @@ mod tests {
             let key = vec![b'k'; key_len];
             let value = vec![b'v'; value_len];
             for incoming in [Incoming::Bytes(&value), owned(&value)] {
-                let e = Entry::new(&key, incoming, 7, 3, Encoding::Raw, 9);
+                let e = Entry::new(&key, incoming, meta(7, 3, Encoding::Raw, 9));
                 assert_eq!(e.is_heap(), key_len + value_len > INLINE);
                 assert_eq!(e.key(), &key[..]);
                 assert_eq!(e.value(), ValueRef::String(&value));
@@ -452,12 +458,21 @@ mod tests {
                 );
             }
         }
-        assert!(!Entry::new(&key16, Incoming::Bytes(&[0; 32]), 0, 0, Encoding::Raw, 0).is_heap());
+        assert!(!Entry::new(
+            &key16,
+            Incoming::Bytes(&[0; 32]),
+            meta(0, 0, Encoding::Raw, 0)
+        )
+        .is_heap());
     }
 
     #[test]
     fn value_mut_moves_an_inline_value_to_the_heap() {
-        let mut e = Entry::new(b"key", Incoming::Bytes(b"abc"), 0, 0, Encoding::Embstr, 0);
+        let mut e = Entry::new(
+            b"key",
+            Incoming::Bytes(b"abc"),
+            meta(0, 0, Encoding::Embstr, 0),
+        );
         let Value::String(s) = e.value_mut();
         s.extend_from_slice(&[b'x'; 100]);
         assert!(e.is_heap());
@@ -474,10 +489,7 @@ mod tests {
         let mut e = Entry::new(
             b"counter",
             Incoming::Bytes(&[b'9'; 60]),
-            5,
-            2,
-            Encoding::Raw,
-            3,
+            meta(5, 2, Encoding::Raw, 3),
         );
         assert!(e.is_heap());
         for value in [&b"10"[..], &[b'7'; 41], &[b'8'; 42], b"", b"-1"] {
@@ -500,8 +512,8 @@ mod tests {
         let big = vec![b'b'; 100];
         let bigger = vec![b'c'; 200];
         // heap -> heap keeps the key's allocation.
-        let mut e = Entry::new(b"k", Incoming::Bytes(&big), 5, 1, Encoding::Raw, 1);
-        let old = e.replace(b"k", owned(&bigger), 0, 0, Encoding::Raw, 2);
+        let mut e = Entry::new(b"k", Incoming::Bytes(&big), meta(5, 1, Encoding::Raw, 1));
+        let old = e.replace(b"k", owned(&bigger), meta(0, 0, Encoding::Raw, 2));
         assert_eq!(old.key(), b"");
         assert_eq!(old.into_value(), Value::String(big.clone()));
         assert_eq!(
@@ -510,14 +522,18 @@ mod tests {
         );
         assert_eq!(e.value(), ValueRef::String(&bigger));
         // heap -> inline and inline -> heap rebuild the entry.
-        let old = e.replace(b"k", Incoming::Bytes(b"small"), 9, 4, Encoding::Embstr, 3);
+        let old = e.replace(
+            b"k",
+            Incoming::Bytes(b"small"),
+            meta(9, 4, Encoding::Embstr, 3),
+        );
         assert_eq!(old.into_parts().value, Value::String(bigger));
         assert!(!e.is_heap());
         assert_eq!(
             (e.value(), e.deadline(), e.guard_tag()),
             (ValueRef::String(b"small"), Some(9), 4)
         );
-        let old = e.replace(b"k", Incoming::Bytes(&big), 0, 0, Encoding::Raw, 3);
+        let old = e.replace(b"k", Incoming::Bytes(&big), meta(0, 0, Encoding::Raw, 3));
         assert_eq!(
             (old.key(), old.value()),
             (&b"k"[..], ValueRef::String(b"small"))
@@ -532,10 +548,7 @@ mod tests {
                 Entry::new(
                     b"key",
                     Incoming::Bytes(&vec![b'v'; i * 10]),
-                    0,
-                    0,
-                    Encoding::Raw,
-                    0,
+                    meta(0, 0, Encoding::Raw, 0),
                 )
             })
             .collect();

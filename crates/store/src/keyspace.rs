@@ -26,7 +26,7 @@
 //! for the guard and merely re-arms the key early; it never creates an extra
 //! entry, so the wheel never holds more entries than schedules made.
 
-use crate::entry::{is_due, secs, Incoming};
+use crate::entry::{is_due, secs, Incoming, Meta};
 use crate::wheel::TimerWheel;
 use crate::{key_hash, Encoding, Entry, UnixMillis, Value};
 
@@ -222,14 +222,7 @@ impl Keyspace {
         now: UnixMillis,
     ) -> Option<Entry> {
         let encoding = value.stored_encoding();
-        self.store(
-            key,
-            Incoming::Owned(value),
-            deadline,
-            encoding,
-            secs(now),
-            now,
-        )
+        self.set_encoded(key, value, encoding, deadline, now)
     }
 
     /// [`Keyspace::set`] of a string given as bytes: a value that fits in the
@@ -314,7 +307,13 @@ impl Keyspace {
                 let entry = segment.get_mut(slot);
                 let old = entry.raw_deadline();
                 let (tag, schedule) = rearm(old, entry.guard_tag(), new);
-                let previous = entry.replace(key, value, new, tag, encoding, access_secs);
+                let meta = Meta {
+                    deadline: new,
+                    tag,
+                    encoding,
+                    access_secs,
+                };
+                let previous = entry.replace(key, value, meta);
                 if schedule {
                     self.wheel.schedule(new, hash, now);
                 }
@@ -328,10 +327,13 @@ impl Keyspace {
             }
             None => {
                 let (tag, schedule) = rearm(0, 0, new);
-                segment.insert(
-                    hash,
-                    Entry::new(key, value, new, tag, encoding, access_secs),
-                );
+                let meta = Meta {
+                    deadline: new,
+                    tag,
+                    encoding,
+                    access_secs,
+                };
+                segment.insert(hash, Entry::new(key, value, meta));
                 if schedule {
                     self.wheel.schedule(new, hash, now);
                 }

@@ -212,11 +212,17 @@ fn rehash(slab: &Slab, slot: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Incoming;
+    use crate::entry::{Incoming, Meta};
     use crate::Encoding;
 
     fn entry(key: &[u8]) -> Entry {
-        Entry::new(key, Incoming::Bytes(b"v"), 0, 0, Encoding::Embstr, 0)
+        let meta = Meta {
+            deadline: 0,
+            tag: 0,
+            encoding: Encoding::Embstr,
+            access_secs: 0,
+        };
+        Entry::new(key, Incoming::Bytes(b"v"), meta)
     }
 
     #[test]
