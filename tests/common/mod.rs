@@ -707,25 +707,11 @@ impl Client {
     /// here, so that a long pipeline cannot deadlock on full socket buffers.
     #[track_caller]
     pub fn pipeline(&mut self, request: Vec<u8>, replies: usize) -> Vec<Vec<u8>> {
-        let mut writer = self.writer.try_clone().expect("clone stream");
-        let sender = thread::spawn(move || writer.write_all(&request));
-        let mut out = Vec::with_capacity(replies);
-        let mut failure = None;
-        while out.len() < replies {
-            match self.try_read_reply() {
-                Ok(reply) => out.push(reply),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        let written = sender.join().expect("writer thread");
-        if failure.is_some() || written.is_err() {
+        let (out, failure) = self.try_pipeline(request, replies);
+        if let Some(e) = failure {
             let last = out.last().map(|r| show(r)).unwrap_or_else(|| "none".into());
             panic!(
-                "pipeline failed after {} of {replies} replies (the last: {last}); \
-                 read: {failure:?}; write: {written:?}",
+                "pipeline failed after {} of {replies} replies (the last: {last}): {e}",
                 out.len()
             );
         }
