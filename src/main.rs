@@ -26,9 +26,22 @@ struct Cli {
     /// benchmarks only: 1 shows the growth stalls of a single table.
     #[arg(long, default_value_t = 1024, value_parser = segments)]
     keyspace_segments: usize,
+    /// `emulated`: answer CLUSTER SLOTS, SHARDS, NODES, INFO, MYID and KEYSLOT
+    /// as a one-node cluster owning all 16384 slots, for cluster-aware clients.
+    #[arg(long, value_enum, default_value_t = ClusterMode::No)]
+    cluster_mode: ClusterMode,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     loglevel: log::LevelFilter,
+}
+
+/// `--cluster-mode`: Redis Cluster commands off, or a one-node emulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClusterMode {
+    // CLUSTER replies "cluster support disabled", as a standalone Redis.
+    No,
+    // One node owning every slot.
+    Emulated,
 }
 
 /// Parses `--keyspace-segments`: a power of two in 1..=1024.
@@ -64,6 +77,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(server::cpu::available),
         databases: cli.databases as usize,
         keyspace_segments: cli.keyspace_segments,
+        cluster_emulated: cli.cluster_mode == ClusterMode::Emulated,
     };
     match server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,6 +48,7 @@ fn help_lists_every_option_with_its_default() {
         ("--threads", None),
         ("--databases", Some("16")),
         ("--keyspace-segments", Some("1024")),
+        ("--cluster-mode", Some("no")),
         ("--loglevel", None),
     ] {
         let block = blocks

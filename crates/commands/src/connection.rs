@@ -80,6 +80,10 @@ pub struct ServerFacts {
     pub port: u16,
     /// Listening address (CONFIG GET bind).
     pub bind: String,
+    /// `--cluster-mode emulated`: answer CLUSTER as a one-node cluster.
+    pub cluster_emulated: bool,
+    /// This node's id in CLUSTER replies (40 hex characters).
+    pub node_id: String,
 }
 
 /// PING [message]
@@ -133,7 +137,7 @@ pub(crate) fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, Comm
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub(crate) fn hello(args: &Args, client: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
+pub(crate) fn hello(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
     match parse_hello(args) {
         Ok(hello) => {
             if let Some(name) = hello.name {
@@ -161,7 +165,11 @@ pub(crate) fn hello(args: &Args, client: &mut Client, _: &ServerFacts, enc: &mut
             enc.bulk(b"id");
             enc.integer(client.id as i64);
             enc.bulk(b"mode");
-            enc.bulk(b"standalone");
+            enc.bulk(if facts.cluster_emulated {
+                b"cluster"
+            } else {
+                b"standalone"
+            });
             enc.bulk(b"role");
             enc.bulk(b"master");
             enc.bulk(b"modules");

@@ -9,6 +9,7 @@
 //! depend on sockets, glommio or the server.
 
 mod client;
+mod cluster;
 mod config;
 mod connection;
 mod counters;

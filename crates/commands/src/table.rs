@@ -4,8 +4,8 @@
 //! in `generated_docs.rs` in the same order.
 
 use crate::{
-    client, config, connection, counters, debug, expire, introspection, keyspace, lcs, multikey,
-    object, scan, strings,
+    client, cluster, config, connection, counters, debug, expire, introspection, keyspace, lcs,
+    multikey, object, scan, strings,
 };
 use crate::{Checks, Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
@@ -253,6 +253,10 @@ pub static TABLE: &[CommandSpec] = &[
         },
     ),
     spec("reset", 1, Dispatch::Connection(client::reset)),
+    // cluster (emulated: one node owning every slot)
+    spec("cluster", -2, Dispatch::Connection(cluster::cluster)),
+    spec("readonly", 1, Dispatch::Connection(cluster::readonly)),
+    spec("readwrite", 1, Dispatch::Connection(cluster::readonly)),
     // strings
     spec("get", 2, Dispatch::Key(strings::get)),
     spec("set", -3, Dispatch::Key(strings::set)),

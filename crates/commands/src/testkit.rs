@@ -121,14 +121,20 @@ pub(crate) fn facts() -> ServerFacts {
         shards: 1,
         port: 6379,
         bind: "127.0.0.1".into(),
+        cluster_emulated: false,
+        node_id: "0".repeat(40),
     }
 }
 
 /// Runs connection commands in order on one fresh client (id 7, 16
 /// databases), each encoded in the protocol the client has when it starts.
 pub(crate) fn run_connection_on(commands: &[&[&str]]) -> (Vec<u8>, Client) {
+    run_connection_with(facts(), commands)
+}
+
+/// [`run_connection_on`] with the server facts given.
+pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (Vec<u8>, Client) {
     let mut client = Client::new(7);
-    let facts = facts();
     let mut out = Vec::new();
     for parts in commands {
         let args = Args::from_slices(parts);

@@ -35,6 +35,8 @@ pub struct Config {
     pub databases: usize,
     /// Segments per keyspace (1024; fewer only to benchmark growth stalls).
     pub keyspace_segments: usize,
+    /// Answer CLUSTER commands as a one-node cluster (`--cluster-mode emulated`).
+    pub cluster_emulated: bool,
 }
 
 /// Why the server could not run.

@@ -112,6 +112,8 @@ pub(crate) async fn run_shard(
             shards,
             port: process.config.port,
             bind: process.config.bind.to_string(),
+            cluster_emulated: process.config.cluster_emulated,
+            node_id: process.run_id.clone(),
         },
         process,
         active_batches: Cell::new(0),

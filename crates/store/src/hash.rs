@@ -57,9 +57,48 @@ pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
     (close > 0).then(|| &rest[..close])
 }
 
+/// Number of Redis Cluster hash slots.
+pub const CLUSTER_SLOTS: u16 = 16384;
+
+/// The Redis Cluster hash slot of `key` (CLUSTER KEYSLOT): CRC16 (XMODEM) of
+/// its hash tag, or of the whole key, modulo 16384. Cluster clients route
+/// with it, so it must match Redis bit for bit.
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16(hash_tag(key).unwrap_or(key)) & (CLUSTER_SLOTS - 1)
+}
+
+/// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), as Redis's `crc16`.
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in bytes {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                crc << 1 ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_slots_match_redis() {
+        // CRC16/XMODEM's check value, and slots redis-server 7.0 reports.
+        assert_eq!(crc16(b"123456789"), 0x31c3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user}.a"), 5474);
+        assert_eq!(key_slot(b"{user}.a"), key_slot(b"user"));
+        assert_eq!(key_slot(b"foo{}{bar}"), 8363);
+        assert_eq!(key_slot(b"foo{{bar}}zap"), 4015);
+        assert_eq!(key_slot(b"foo{bar}{zap}"), 5061);
+        assert_eq!(key_slot(b""), 0);
+    }
 
     #[test]
     fn key_hash_is_stable_and_seeded() {

@@ -16,7 +16,7 @@ mod wheel;
 
 pub use entry::{Entry, EntryParts};
 pub use glob::glob_match;
-pub use hash::{hash_tag, key_hash, shard_of, shard_of_hash};
+pub use hash::{hash_tag, key_hash, key_slot, shard_of, shard_of_hash, CLUSTER_SLOTS};
 pub use keyspace::{ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION, SEGMENTS};
 pub use value::{Encoding, Value, ValueRef};
 pub use wheel::{Advance, TimerWheel};
