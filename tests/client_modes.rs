@@ -89,32 +89,51 @@ fn traffic(c: &mut Client, prefix: &str, depth: usize, expiry: bool, resp3: bool
     }
 }
 
+/// One memtier_benchmark invocation's options.
+struct Mode {
+    name: &'static str,
+    select_db: Option<u32>,
+    hello: Option<u32>,
+    expiry: bool,
+    pipeline: usize,
+}
+
+const fn mode(
+    name: &'static str,
+    select_db: Option<u32>,
+    hello: Option<u32>,
+    expiry: bool,
+    pipeline: usize,
+) -> Mode {
+    Mode {
+        name,
+        select_db,
+        hello,
+        expiry,
+        pipeline,
+    }
+}
+
 #[test]
 fn memtier_modes_handshake_then_traffic() {
     let s = server();
-    // (name, --select-db, HELLO, --expiry-range, --pipeline)
-    let modes: &[(&str, Option<u32>, Option<u32>, bool, usize)] = &[
-        ("default", None, None, false, 1),
-        ("resp2", None, Some(2), false, 1),
-        ("resp3", None, Some(3), false, 1),
-        ("select-db", Some(5), None, false, 1),
-        ("select-db-resp3", Some(7), Some(3), false, 1),
-        ("expiry-range", None, None, true, 1),
-        ("pipeline", None, None, false, 32),
-        ("everything", Some(3), Some(3), true, 16),
+    let modes = [
+        mode("default", None, None, false, 1),
+        mode("resp2", None, Some(2), false, 1),
+        mode("resp3", None, Some(3), false, 1),
+        mode("select-db", Some(5), None, false, 1),
+        mode("select-db-resp3", Some(7), Some(3), false, 1),
+        mode("expiry-range", None, None, true, 1),
+        mode("pipeline", None, None, false, 32),
+        mode("everything", Some(3), Some(3), true, 16),
     ];
-    for &(name, db, hello, expiry, depth) in modes {
+    for m in &modes {
         // memtier opens several connections; each does the handshake.
         for connection in 0..3 {
             let mut c = s.client();
-            handshake(&mut c, db, hello);
-            traffic(
-                &mut c,
-                &format!("{name}-{connection}"),
-                depth,
-                expiry,
-                hello == Some(3),
-            );
+            handshake(&mut c, m.select_db, m.hello);
+            let prefix = format!("{}-{connection}", m.name);
+            traffic(&mut c, &prefix, m.pipeline, m.expiry, m.hello == Some(3));
         }
     }
     // The keys went to the databases selected, with TTLs where SETEX put them.
