@@ -5,13 +5,15 @@
 //! This crate decides *where* commands run and moves their work and replies
 //! between threads; *what* they do lives in `commands`. It owns executors,
 //! listeners, connections, routing, the mesh, background ticks, INFO's
-//! process figures and shutdown. Nothing outside `src/main.rs` depends on it.
+//! process figures, shutdown and systemd's notifications. Nothing outside
+//! `src/main.rs` depends on it.
 
 mod clients;
 mod connection;
 pub mod cpu;
 mod cross;
 mod mesh;
+mod notify;
 mod reactor;
 mod shard;
 mod shutdown;
@@ -70,6 +72,8 @@ pub(crate) struct Process {
     pub next_txid: std::sync::atomic::AtomicU64,
     pub peak_memory: std::sync::atomic::AtomicUsize,
     pub shutdown: shutdown::Shutdown,
+    /// Each shard's tick count, for systemd's watchdog.
+    pub heartbeats: notify::Heartbeats,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
@@ -93,6 +97,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         next_txid: std::sync::atomic::AtomicU64::new(0),
         peak_memory: std::sync::atomic::AtomicUsize::new(0),
         shutdown: shutdown::Shutdown::default(),
+        heartbeats: notify::Heartbeats::new(config.threads),
     });
     let cpus = cpu::allowed_cpus();
     let mesh =
@@ -114,6 +119,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         shutdown::watch_shard(id, handle, process.clone());
     }
     let shutdown = &process.shutdown;
+    let notifier = notify::Notifier::from_env();
     if !shutdown.wait_until_ready(config.threads) {
         return Err(ServerError::Executor("a shard failed to start".into()));
     }
@@ -122,7 +128,18 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         env!("CARGO_PKG_VERSION"),
         config.threads
     );
-    shutdown::wait_for_signal(shutdown);
+    // Every shard accepts by now, so systemd may start what depends on us.
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=Ready to accept connections on {addr} with {} shards",
+        config.threads
+    ));
+    let mut watchdog = notifier.watchdog(config.threads);
+    shutdown::wait_for_signal(shutdown, || {
+        if let Some(watchdog) = watchdog.as_mut() {
+            watchdog.poll(&notifier, &process.heartbeats);
+        }
+    });
+    notifier.notify("STOPPING=1\nSTATUS=Shutting down");
     if !shutdown.wait_until_stopped(config.threads, SHUTDOWN_LIMIT) {
         return Err(ServerError::Executor(format!(
             "shards did not stop within {SHUTDOWN_LIMIT:?}"

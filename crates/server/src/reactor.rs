@@ -204,6 +204,7 @@ async fn tick(reactor: Rc<Reactor>) {
     loop {
         glommio::timer::sleep(TICK).await;
         reactor.state.borrow_mut().expire_tick();
+        reactor.process.heartbeats.beat(reactor.id);
         if reactor.id == 0 {
             let used = store::memory::allocated_bytes();
             reactor

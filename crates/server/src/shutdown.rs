@@ -126,14 +126,17 @@ pub(crate) fn block_signals() {
     }
 }
 
-/// Waits for SIGINT or SIGTERM, or for a shard to exit on its own; then asks all shards to stop.
-pub(crate) fn wait_for_signal(shutdown: &Shutdown) {
+/// Waits for SIGINT or SIGTERM, or for a shard to exit on its own; then asks
+/// all shards to stop. Calls `every_wake` at least every 50 ms meanwhile
+/// (systemd's watchdog pings ride on it).
+pub(crate) fn wait_for_signal(shutdown: &Shutdown, mut every_wake: impl FnMut()) {
     let set = signal_set();
     let timeout = libc::timespec {
         tv_sec: 0,
         tv_nsec: Duration::from_millis(50).as_nanos() as libc::c_long,
     };
     loop {
+        every_wake();
         // SAFETY: valid set and timeout; a null siginfo pointer is allowed.
         let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
         if sig == libc::SIGINT || sig == libc::SIGTERM {
