@@ -26,6 +26,10 @@ struct Cli {
     /// benchmarks only: 1 shows the growth stalls of a single table.
     #[arg(long, default_value_t = 1024, value_parser = segments)]
     keyspace_segments: usize,
+    /// Password clients must give with AUTH (or HELLO's AUTH option) before
+    /// any other command, as the `default` user [default: none].
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     loglevel: log::LevelFilter,
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(server::cpu::available),
         databases: cli.databases as usize,
         keyspace_segments: cli.keyspace_segments,
+        requirepass: cli.requirepass.and_then(server::Password::new),
     };
     match server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

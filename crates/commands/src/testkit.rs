@@ -121,6 +121,7 @@ pub(crate) fn facts() -> ServerFacts {
         shards: 1,
         port: 6379,
         bind: "127.0.0.1".into(),
+        requirepass: None,
     }
 }
 

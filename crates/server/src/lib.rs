@@ -17,6 +17,8 @@ mod shard;
 mod shutdown;
 mod txn;
 
+pub use commands::Password;
+
 use std::net::SocketAddr;
 use std::os::fd::IntoRawFd;
 use std::sync::Arc;
@@ -35,6 +37,8 @@ pub struct Config {
     pub databases: usize,
     /// Segments per keyspace (1024; fewer only to benchmark growth stalls).
     pub keyspace_segments: usize,
+    /// The default user's password (`--requirepass`); none: no AUTH needed.
+    pub requirepass: Option<commands::Password>,
 }
 
 /// Why the server could not run.

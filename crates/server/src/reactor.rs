@@ -112,6 +112,7 @@ pub(crate) async fn run_shard(
             shards,
             port: process.config.port,
             bind: process.config.bind.to_string(),
+            requirepass: process.config.requirepass.clone(),
         },
         process,
         active_batches: Cell::new(0),
