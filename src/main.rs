@@ -30,6 +30,10 @@ struct Cli {
     /// as a one-node cluster owning all 16384 slots, for cluster-aware clients.
     #[arg(long, value_enum, default_value_t = ClusterMode::No)]
     cluster_mode: ClusterMode,
+    /// Password clients must give with AUTH (or HELLO's AUTH option) before
+    /// any other command, as the `default` user [default: none].
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     loglevel: log::LevelFilter,
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         databases: cli.databases as usize,
         keyspace_segments: cli.keyspace_segments,
         cluster_emulated: cli.cluster_mode == ClusterMode::Emulated,
+        requirepass: cli.requirepass.and_then(server::Password::new),
     };
     match server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -213,7 +213,8 @@ fn wait_until_serving(process: &mut Process, port: u16, what: &str) -> Result<()
                 .write_all(b"*1\r\n$4\r\nPING\r\n")
                 .and_then(|()| stream.read_exact(&mut reply));
             match answered {
-                Ok(()) if &reply == b"+PONG\r\n" => return Ok(()),
+                // With --requirepass, PING before AUTH is refused: also serving.
+                Ok(()) if &reply == b"+PONG\r\n" || &reply == b"-NOAUTH" => return Ok(()),
                 Ok(()) => {
                     process.kill_now();
                     return Err(StartError::Unresponsive(format!(

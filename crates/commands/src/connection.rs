@@ -1,5 +1,5 @@
-//! Connection commands: PING, ECHO, HELLO, QUIT, SELECT, and the state of a
-//! client connection they read or change ([`Client`]). They run on the
+//! Connection commands: PING, ECHO, AUTH, HELLO, QUIT, SELECT, and the state
+//! of a client connection they read or change ([`Client`]). They run on the
 //! connection's own thread. CLIENT, RESET and TIME are in `client.rs`.
 
 use crate::client::ReplyMode;
@@ -43,6 +43,9 @@ pub struct Client {
     pub last_interaction: store::UnixMillis,
     /// Full name of the last command run (`get`, `client|list`); empty: none.
     pub last_cmd: String,
+    /// Whether the client may run commands other than AUTH, HELLO, QUIT and
+    /// RESET: always without `--requirepass`, else once it authenticated.
+    pub authenticated: bool,
 }
 
 impl Client {
@@ -65,6 +68,7 @@ impl Client {
             created: 0,
             last_interaction: 0,
             last_cmd: String::new(),
+            authenticated: true,
         }
     }
 }
@@ -84,6 +88,83 @@ pub struct ServerFacts {
     pub cluster_emulated: bool,
     /// This node's id in CLUSTER replies (40 hex characters).
     pub node_id: String,
+    /// The default user's password (`--requirepass`); none: every client is
+    /// authenticated from the start and any password is accepted.
+    pub requirepass: Option<Password>,
+}
+
+impl ServerFacts {
+    /// Whether a new (or RESET) connection starts authenticated.
+    pub fn open(&self) -> bool {
+        self.requirepass.is_none()
+    }
+}
+
+/// A password, compared in constant time and never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(Vec<u8>);
+
+impl Password {
+    /// `None` for an empty password: Redis treats `requirepass ""` as none.
+    pub fn new(password: impl Into<Vec<u8>>) -> Option<Self> {
+        let password = password.into();
+        (!password.is_empty()).then_some(Self(password))
+    }
+
+    /// Whether `candidate` is this password. The time taken depends only on
+    /// the two lengths, never on where the bytes first differ, so that a
+    /// client cannot guess the password byte by byte from reply times.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        let ours = &self.0;
+        let mut diff = ours.len() ^ candidate.len();
+        for i in 0..ours.len().max(candidate.len()) {
+            let a = ours.get(i).copied().unwrap_or(0);
+            let b = candidate.get(i).copied().unwrap_or(0);
+            diff |= usize::from(a ^ b);
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
+/// Logs `client` in as `user` if `password` is that user's. Only `default`
+/// exists; without a password it takes any. A failure leaves the client as
+/// it was (an authenticated client stays authenticated, as in Redis).
+fn authenticate(
+    user: &[u8],
+    password: &[u8],
+    client: &mut Client,
+    facts: &ServerFacts,
+) -> Result<(), CommandError> {
+    let password_ok = facts
+        .requirepass
+        .as_ref()
+        .is_none_or(|p| p.matches(password));
+    if password_ok && user == b"default" {
+        client.authenticated = true;
+        Ok(())
+    } else {
+        Err(CommandError::WrongPass)
+    }
+}
+
+/// AUTH [username] password
+pub(crate) fn auth(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
+    let result = match args.len() {
+        2 if facts.open() => Err(CommandError::AuthWithoutPassword),
+        2 => authenticate(b"default", args.get(1), client, facts),
+        3 => authenticate(args.get(1), args.get(2), client, facts),
+        _ => Err(CommandError::Syntax),
+    };
+    match result {
+        Ok(()) => enc.ok(),
+        Err(e) => reply_error(enc, &e),
+    }
 }
 
 /// PING [message]
@@ -138,7 +219,7 @@ pub(crate) fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, Comm
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
 pub(crate) fn hello(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
-    match parse_hello(args) {
+    match parse_hello(args, client, facts) {
         Ok(hello) => {
             if let Some(name) = hello.name {
                 client.name = if name.is_empty() {
@@ -184,7 +265,14 @@ struct Hello<'a> {
     name: Option<&'a [u8]>,
 }
 
-fn parse_hello(args: &Args) -> Result<Hello<'_>, CommandError> {
+/// Parses HELLO's options in order, as Redis 7.0 does: `AUTH` logs in as
+/// soon as it is read (a later bad option does not undo it), a bad name
+/// fails when read, and only then must the client be authenticated.
+fn parse_hello<'a>(
+    args: &'a Args,
+    client: &mut Client,
+    facts: &ServerFacts,
+) -> Result<Hello<'a>, CommandError> {
     let mut hello = Hello {
         protocol: None,
         name: None,
@@ -197,13 +285,12 @@ fn parse_hello(args: &Args) -> Result<Hello<'_>, CommandError> {
             _ => return Err(CommandError::NoProto),
         });
     }
-    let mut authenticated_as = None;
     let mut j = 2;
     while j < args.len() {
         let opt = args.get(j);
         let more = args.len() - 1 - j;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            authenticated_as = Some(args.get(j + 1));
+            authenticate(args.get(j + 1), args.get(j + 2), client, facts)?;
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             validate_client_name(args.get(j + 1))?;
@@ -215,9 +302,8 @@ fn parse_hello(args: &Args) -> Result<Hello<'_>, CommandError> {
             ));
         }
     }
-    // Without requirepass the only user is `default`, which takes any password.
-    if authenticated_as.is_some_and(|user| user != b"default") {
-        return Err(CommandError::WrongPass);
+    if !client.authenticated {
+        return Err(CommandError::HelloNoAuth);
     }
     Ok(hello)
 }
@@ -233,6 +319,7 @@ pub(crate) fn validate_client_name(name: &[u8]) -> Result<(), CommandError> {
 
 #[cfg(test)]
 mod tests {
+    use super::Password;
     use crate::testkit::run_connection;
 
     #[test]
@@ -310,6 +397,42 @@ mod tests {
             run_connection(&["HELLO", "2", "AUTH", "default", "x", "SETNAME", "me"]);
         assert!(out.starts_with(b"*14\r\n"));
         assert_eq!(client.name.as_deref(), Some(&b"me"[..]));
+    }
+
+    #[test]
+    fn passwords_compare_whole() {
+        let p = Password::new("secret").expect("a password");
+        assert!(p.matches(b"secret"));
+        for wrong in [
+            &b""[..],
+            b"s",
+            b"secre",
+            b"secreT",
+            b"secret\0",
+            b"secretx",
+            b"xecret",
+        ] {
+            assert!(!p.matches(wrong), "{wrong:?}");
+        }
+        assert!(Password::new("").is_none());
+        assert_eq!(format!("{p:?}"), "Password(<hidden>)");
+    }
+
+    #[test]
+    fn auth_without_a_password() {
+        assert_eq!(
+            run_connection(&["AUTH", "x"]).0,
+            b"-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"
+        );
+        assert_eq!(run_connection(&["AUTH", "default", "x"]).0, b"+OK\r\n");
+        assert_eq!(
+            run_connection(&["AUTH", "bob", "x"]).0,
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(
+            run_connection(&["AUTH", "a", "b", "c"]).0,
+            b"-ERR syntax error\r\n"
+        );
     }
 
     #[test]

@@ -27,6 +27,13 @@ pub enum CommandError {
     HelloOption(String),
     /// `WRONGPASS invalid username-password pair or user is disabled.`
     WrongPass,
+    /// `NOAUTH Authentication required.`: a command other than AUTH, HELLO,
+    /// QUIT or RESET before the client authenticated.
+    NoAuth,
+    /// HELLO without `AUTH` on a connection that must authenticate first.
+    HelloNoAuth,
+    /// One-argument AUTH when no password is set.
+    AuthWithoutPassword,
     /// `ERR Unsupported option <opt>`
     UnsupportedOption(String),
     /// `ERR NX and XX, GT or LT options at the same time are not compatible`
@@ -77,6 +84,17 @@ impl fmt::Display for CommandError {
             CommandError::WrongPass => {
                 f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
             }
+            CommandError::NoAuth => f.write_str("NOAUTH Authentication required."),
+            CommandError::HelloNoAuth => f.write_str(
+                "NOAUTH HELLO must be called with the client already authenticated, \
+                 otherwise the HELLO AUTH <user> <pass> option can be used to \
+                 authenticate the client and select the RESP protocol version at the \
+                 same time",
+            ),
+            CommandError::AuthWithoutPassword => f.write_str(
+                "ERR AUTH <password> called without any password configured for the \
+                 default user. Are you sure your configuration is correct?",
+            ),
             CommandError::UnsupportedOption(opt) => write!(f, "ERR Unsupported option {opt}"),
             CommandError::NxWithXxGtLt => {
                 f.write_str("ERR NX and XX, GT or LT options at the same time are not compatible")

@@ -36,7 +36,7 @@ pub use client::{
 };
 pub use config::config as config_command;
 pub use config::reset_stats;
-pub use connection::{Client, ServerFacts};
+pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::CommandError;
 pub use info::{render_info, ProcessStats, ShardStats};

@@ -168,6 +168,8 @@ pub struct CommandSpec {
     pub arity: i32,
     /// How it runs.
     pub dispatch: Dispatch,
+    /// Redis's `no-auth` flag: allowed before the client authenticated.
+    pub no_auth: bool,
 }
 
 impl CommandSpec {
@@ -216,6 +218,17 @@ const fn spec(name: &'static str, arity: i32, dispatch: Dispatch) -> CommandSpec
         name,
         arity,
         dispatch,
+        no_auth: false,
+    }
+}
+
+impl CommandSpec {
+    /// Marks the command `no-auth`.
+    const fn no_auth(self) -> Self {
+        CommandSpec {
+            no_auth: true,
+            ..self
+        }
     }
 }
 
@@ -238,8 +251,9 @@ pub static TABLE: &[CommandSpec] = &[
     // connection
     spec("ping", -1, Dispatch::Connection(connection::ping)),
     spec("echo", 2, Dispatch::Connection(connection::echo)),
-    spec("hello", -1, Dispatch::Connection(connection::hello)),
-    spec("quit", -1, Dispatch::Connection(connection::quit)),
+    spec("auth", -2, Dispatch::Connection(connection::auth)).no_auth(),
+    spec("hello", -1, Dispatch::Connection(connection::hello)).no_auth(),
+    spec("quit", -1, Dispatch::Connection(connection::quit)).no_auth(),
     spec("select", 2, Dispatch::Connection(connection::select)),
     spec(
         "client",
@@ -252,7 +266,7 @@ pub static TABLE: &[CommandSpec] = &[
             otherwise: &Dispatch::Connection(client::client),
         },
     ),
-    spec("reset", 1, Dispatch::Connection(client::reset)),
+    spec("reset", 1, Dispatch::Connection(client::reset)).no_auth(),
     // cluster (emulated: one node owning every slot)
     spec("cluster", -2, Dispatch::Connection(cluster::cluster)),
     spec("readonly", 1, Dispatch::Connection(cluster::readonly)),
@@ -570,6 +584,18 @@ mod tests {
             );
         }
         assert_eq!(crate::generated_docs::CAPTURED.len(), TABLE.len());
+    }
+
+    #[test]
+    fn no_auth_flags_are_redis_ones() {
+        for spec in TABLE {
+            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
+            let flagged = docs
+                .info_resp2
+                .windows(b"+no_auth\r\n".len())
+                .any(|w| w == b"+no_auth\r\n");
+            assert_eq!(spec.no_auth, flagged, "{}", spec.name);
+        }
     }
 
     #[test]

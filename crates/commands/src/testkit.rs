@@ -123,6 +123,7 @@ pub(crate) fn facts() -> ServerFacts {
         bind: "127.0.0.1".into(),
         cluster_emulated: false,
         node_id: "0".repeat(40),
+        requirepass: None,
     }
 }
 

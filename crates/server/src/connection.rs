@@ -10,8 +10,8 @@ use crate::mesh::Ticket;
 use crate::reactor::Reactor;
 use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
-    lookup, render_info, unknown_command_error, Checks, Client, Combine, Dispatch, ProcessStats,
-    ShardStats,
+    lookup, render_info, unknown_command_error, Checks, Client, Combine, CommandError, Dispatch,
+    ProcessStats, ShardStats,
 };
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -152,6 +152,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         stats.connected_clients += 1;
     }
     let mut client = Client::new(id);
+    client.authenticated = reactor.facts.open();
     let registration = crate::clients::register(&mut client, &stream);
     let mut parser = RequestParser::new(resp::DEFAULT_MAX_BULK_LEN);
     let mut input: Vec<u8> = Vec::new();
@@ -366,6 +367,11 @@ fn plan_one(
     };
     if let Err(e) = spec.check_arity(args.len()) {
         batch.ready_error(protocol, &e.to_string());
+        return None;
+    }
+    // As Redis: looked up and arity-checked first, then refused before AUTH.
+    if !client.authenticated && !spec.no_auth {
+        batch.ready_error(protocol, &CommandError::NoAuth.to_string());
         return None;
     }
     // Redis counts commands that were looked up and passed the arity check.

@@ -19,6 +19,8 @@ mod shard;
 mod shutdown;
 mod txn;
 
+pub use commands::Password;
+
 use std::net::SocketAddr;
 use std::os::fd::IntoRawFd;
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct Config {
     pub keyspace_segments: usize,
     /// Answer CLUSTER commands as a one-node cluster (`--cluster-mode emulated`).
     pub cluster_emulated: bool,
+    /// The default user's password (`--requirepass`); none: no AUTH needed.
+    pub requirepass: Option<commands::Password>,
 }
 
 /// Why the server could not run.

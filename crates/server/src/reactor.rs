@@ -114,6 +114,7 @@ pub(crate) async fn run_shard(
             bind: process.config.bind.to_string(),
             cluster_emulated: process.config.cluster_emulated,
             node_id: process.run_id.clone(),
+            requirepass: process.config.requirepass.clone(),
         },
         process,
         active_batches: Cell::new(0),
