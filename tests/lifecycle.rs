@@ -5,17 +5,9 @@
 #[macro_use]
 mod common;
 
-use common::{external_port, shard_stats, text_of, wait_for, Server, SIGINT, SIGTERM};
+use common::{shard_stats, skip_if_external, text_of, wait_for, Server, SIGINT, SIGTERM};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn skip_if_external() -> bool {
-    if external_port().is_some() {
-        eprintln!("skipped: this test checks the mayfly process itself");
-        return true;
-    }
-    false
-}
 
 #[test]
 fn help_lists_every_option_with_its_default() {

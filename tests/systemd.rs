@@ -8,19 +8,11 @@
 #[macro_use]
 mod common;
 
-use common::{external_port, free_port, Client, Process, SIGTERM};
+use common::{free_port, skip_if_external, Client, Process, SIGTERM};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn skip_if_external() -> bool {
-    if external_port().is_some() {
-        eprintln!("skipped: this test checks the mayfly process itself");
-        return true;
-    }
-    false
-}
 
 /// systemd's end of the notification socket, bound in a fresh directory.
 struct NotifySocket {

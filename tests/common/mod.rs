@@ -72,6 +72,16 @@ pub fn external_port() -> Option<u16> {
     )
 }
 
+/// True (with a notice) when the tests run against an external server
+/// (`MAYFLY_TEST_PORT`): tests of the `mayfly` process itself skip then.
+pub fn skip_if_external() -> bool {
+    if external_port().is_some() {
+        eprintln!("skipped: this test checks the mayfly process itself");
+        return true;
+    }
+    false
+}
+
 /// Finds an executable on `PATH`.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
