@@ -37,6 +37,41 @@ struct Cli {
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     loglevel: log::LevelFilter,
+    /// Most clients connected at once.
+    #[arg(long, default_value_t = 10_000)]
+    maxclients: u64,
+    /// Close a client after it has been idle this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    timeout: u64,
+    /// Seconds of idleness before TCP keepalive probes (0: off).
+    #[arg(long, default_value_t = 300)]
+    tcp_keepalive: u64,
+    /// Memory limit (e.g. 1gb, 512mb; 0: none). Above it, commands that
+    /// may add memory get Redis's OOM error.
+    #[arg(long, default_value = "0", value_parser = memory)]
+    maxmemory: u64,
+    /// Largest bulk string a request may carry (e.g. 512mb).
+    #[arg(long, default_value = "512mb", value_parser = memory)]
+    proto_max_bulk_len: u64,
+    /// Largest unparsed query a client may send (e.g. 1gb).
+    #[arg(long, default_value = "1gb", value_parser = memory)]
+    client_query_buffer_limit: u64,
+    /// Microseconds a command must take to enter the slow log (negative: never).
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true)]
+    slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps.
+    #[arg(long, default_value_t = 128)]
+    slowlog_max_len: u64,
+    /// Milliseconds an event must take to be recorded by LATENCY (0: off).
+    #[arg(long, default_value_t = 0)]
+    latency_monitor_threshold: u64,
+}
+
+/// Parses a memory amount as Redis does: digits and an optional unit.
+fn memory(text: &str) -> Result<u64, String> {
+    server::memory_value(text.as_bytes()).ok_or_else(|| {
+        "must be a number of bytes with an optional unit (k, kb, m, mb, g, gb)".into()
+    })
 }
 
 /// `--cluster-mode`: Redis Cluster commands off, or a one-node emulation.
@@ -72,6 +107,25 @@ fn main() -> ExitCode {
     if !from_env {
         log::set_max_level(cli.loglevel);
     }
+    let settings = &server::SETTINGS;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    settings.maxclients.store(cli.maxclients, relaxed);
+    settings.timeout.store(cli.timeout, relaxed);
+    settings.tcp_keepalive.store(cli.tcp_keepalive, relaxed);
+    settings.maxmemory.store(cli.maxmemory, relaxed);
+    settings
+        .proto_max_bulk_len
+        .store(cli.proto_max_bulk_len, relaxed);
+    settings
+        .client_query_buffer_limit
+        .store(cli.client_query_buffer_limit, relaxed);
+    settings
+        .slowlog_log_slower_than
+        .store(cli.slowlog_log_slower_than, relaxed);
+    settings.slowlog_max_len.store(cli.slowlog_max_len, relaxed);
+    settings
+        .latency_monitor_threshold
+        .store(cli.latency_monitor_threshold, relaxed);
     let config = server::Config {
         bind: cli.bind,
         port: cli.port,

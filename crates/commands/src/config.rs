@@ -166,7 +166,7 @@ fn check_policy(value: &[u8]) -> Result<Change, String> {
 
 /// Redis's `memtoull`: digits with an optional unit (b, k, kb, m, mb, g, gb;
 /// k = 1000, kb = 1024), case-insensitive.
-fn memory_value(value: &[u8]) -> Option<u64> {
+pub fn memory_value(value: &[u8]) -> Option<u64> {
     let digits = value.iter().take_while(|c| c.is_ascii_digit()).count();
     let unit = value[digits..].to_ascii_lowercase();
     let scale: u64 = match &unit[..] {

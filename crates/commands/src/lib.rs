@@ -26,6 +26,7 @@ mod multikey;
 mod number;
 mod object;
 mod scan;
+mod settings;
 mod strings;
 mod table;
 
@@ -35,7 +36,7 @@ pub use client::{
     ReplyMode,
 };
 pub use config::config as config_command;
-pub use config::reset_stats;
+pub use config::{memory_value, reset_stats};
 pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::CommandError;
@@ -48,6 +49,7 @@ pub use scan::{
     keys_part, next_cursor, parse_scan, pick_weighted, random_u64, randomkey_part, reply_scan,
     scan_part, split_cursor, ScanArgs,
 };
+pub use settings::{Settings, SETTINGS};
 pub use table::{
     lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
     KeyFn, KeyRange, Scatter, ServerOp, TABLE,

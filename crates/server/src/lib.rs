@@ -19,7 +19,7 @@ mod shard;
 mod shutdown;
 mod txn;
 
-pub use commands::Password;
+pub use commands::{memory_value, Password, SETTINGS};
 
 use std::net::SocketAddr;
 use std::os::fd::IntoRawFd;
