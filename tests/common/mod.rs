@@ -588,6 +588,11 @@ impl Client {
         })
     }
 
+    /// The client side's local TCP port.
+    pub fn local_port(&self) -> u16 {
+        self.writer.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
     /// Sends one command as a RESP multibulk.
     #[track_caller]
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {

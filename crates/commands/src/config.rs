@@ -322,6 +322,7 @@ pub fn reset_stats(ctx: &mut ShardCtx) {
     stats.keyspace_misses = 0;
     stats.commands_processed = 0;
     stats.connections_received = 0;
+    stats.rejected_connections = 0;
     stats.expired_keys_before_reset = ctx.dbs.iter().map(|(_, db)| db.expired_total()).sum();
 }
 

@@ -30,6 +30,8 @@ pub enum CommandError {
     /// `NOAUTH Authentication required.`: a command other than AUTH, HELLO,
     /// QUIT or RESET before the client authenticated.
     NoAuth,
+    /// A `denyoom` command while used memory is above `maxmemory`.
+    OutOfMemory,
     /// HELLO without `AUTH` on a connection that must authenticate first.
     HelloNoAuth,
     /// One-argument AUTH when no password is set.
@@ -85,6 +87,9 @@ impl fmt::Display for CommandError {
                 f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
             }
             CommandError::NoAuth => f.write_str("NOAUTH Authentication required."),
+            CommandError::OutOfMemory => {
+                f.write_str("OOM command not allowed when used memory > 'maxmemory'.")
+            }
             CommandError::HelloNoAuth => f.write_str(
                 "NOAUTH HELLO must be called with the client already authenticated, \
                  otherwise the HELLO AUTH <user> <pass> option can be used to \

@@ -28,6 +28,8 @@ pub struct ShardStats {
     pub connections_received: u64,
     /// Connections open on this thread now.
     pub connected_clients: u64,
+    /// Connections this thread refused because `maxclients` were connected.
+    pub rejected_connections: u64,
     /// Batches of plain jobs this shard received from other shards' connections:
     /// one per connection read and destination shard ("pipeline squashing").
     pub peer_batches: u64,
@@ -162,8 +164,11 @@ fn render_section(out: &mut String, section: &str, shards: &[ShardStats], p: &Pr
                 "used_memory_peak_human:{}",
                 human_bytes(p.used_memory_peak)
             ));
-            line(format_args!("maxmemory:0"));
-            line(format_args!("maxmemory_human:0B"));
+            let maxmemory = crate::SETTINGS
+                .maxmemory
+                .load(std::sync::atomic::Ordering::Relaxed) as usize;
+            line(format_args!("maxmemory:{maxmemory}"));
+            line(format_args!("maxmemory_human:{}", human_bytes(maxmemory)));
             line(format_args!("mem_allocator:libc"));
         }
         "stats" => {
@@ -175,6 +180,10 @@ fn render_section(out: &mut String, section: &str, shards: &[ShardStats], p: &Pr
             line(format_args!(
                 "total_commands_processed:{}",
                 sum(|s| s.commands_processed)
+            ));
+            line(format_args!(
+                "rejected_connections:{}",
+                sum(|s| s.rejected_connections)
             ));
             line(format_args!("expired_keys:{}", sum(|s| s.expired_keys)));
             line(format_args!("evicted_keys:0"));

@@ -9,7 +9,7 @@
 use crate::error::reply_error;
 use crate::number::integer_arg;
 use crate::{CommandError, ShardCtx};
-use resp::{Args, ReplyEncoder, DEFAULT_MAX_BULK_LEN};
+use resp::{Args, ReplyEncoder};
 use store::{Encoding, UnixMillis, Value, ValueRef};
 
 /// The bytes of a string value, or WRONGTYPE for any other type.
@@ -34,7 +34,14 @@ pub(crate) fn string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError
 /// `checkStringLength` does (overflow included).
 fn check_string_length(size: u64, append: u64) -> Result<(), CommandError> {
     match size.checked_add(append) {
-        Some(total) if total <= DEFAULT_MAX_BULK_LEN as u64 => Ok(()),
+        Some(total)
+            if total
+                <= crate::SETTINGS
+                    .proto_max_bulk_len
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+        {
+            Ok(())
+        }
         _ => Err(CommandError::StringTooLong),
     }
 }

@@ -170,6 +170,8 @@ pub struct CommandSpec {
     pub dispatch: Dispatch,
     /// Redis's `no-auth` flag: allowed before the client authenticated.
     pub no_auth: bool,
+    /// Redis's `denyoom` flag: may add memory, so refused above `maxmemory`.
+    pub deny_oom: bool,
 }
 
 impl CommandSpec {
@@ -219,6 +221,7 @@ const fn spec(name: &'static str, arity: i32, dispatch: Dispatch) -> CommandSpec
         arity,
         dispatch,
         no_auth: false,
+        deny_oom: false,
     }
 }
 
@@ -227,6 +230,14 @@ impl CommandSpec {
     const fn no_auth(self) -> Self {
         CommandSpec {
             no_auth: true,
+            ..self
+        }
+    }
+
+    /// Marks the command `denyoom`.
+    const fn deny_oom(self) -> Self {
+        CommandSpec {
+            deny_oom: true,
             ..self
         }
     }
@@ -273,23 +284,23 @@ pub static TABLE: &[CommandSpec] = &[
     spec("readwrite", 1, Dispatch::Connection(cluster::readonly)),
     // strings
     spec("get", 2, Dispatch::Key(strings::get)),
-    spec("set", -3, Dispatch::Key(strings::set)),
-    spec("setex", 4, Dispatch::Key(strings::setex)),
-    spec("psetex", 4, Dispatch::Key(strings::psetex)),
-    spec("setnx", 3, Dispatch::Key(strings::setnx)),
-    spec("getset", 3, Dispatch::Key(strings::getset)),
+    spec("set", -3, Dispatch::Key(strings::set)).deny_oom(),
+    spec("setex", 4, Dispatch::Key(strings::setex)).deny_oom(),
+    spec("psetex", 4, Dispatch::Key(strings::psetex)).deny_oom(),
+    spec("setnx", 3, Dispatch::Key(strings::setnx)).deny_oom(),
+    spec("getset", 3, Dispatch::Key(strings::getset)).deny_oom(),
     spec("getdel", 2, Dispatch::Key(strings::getdel)),
     spec("getex", -2, Dispatch::Key(strings::getex)),
-    spec("append", 3, Dispatch::Key(strings::append)),
-    spec("setrange", 4, Dispatch::Key(strings::setrange)),
+    spec("append", 3, Dispatch::Key(strings::append)).deny_oom(),
+    spec("setrange", 4, Dispatch::Key(strings::setrange)).deny_oom(),
     spec("getrange", 4, Dispatch::Key(strings::getrange)),
     spec("substr", 4, Dispatch::Key(strings::getrange)),
     spec("strlen", 2, Dispatch::Key(strings::strlen)),
-    spec("incr", 2, Dispatch::Key(counters::incr)),
-    spec("decr", 2, Dispatch::Key(counters::decr)),
-    spec("incrby", 3, Dispatch::Key(counters::incrby)),
-    spec("decrby", 3, Dispatch::Key(counters::decrby)),
-    spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat)),
+    spec("incr", 2, Dispatch::Key(counters::incr)).deny_oom(),
+    spec("decr", 2, Dispatch::Key(counters::decr)).deny_oom(),
+    spec("incrby", 3, Dispatch::Key(counters::incrby)).deny_oom(),
+    spec("decrby", 3, Dispatch::Key(counters::decrby)).deny_oom(),
+    spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat)).deny_oom(),
     spec(
         "lcs",
         -3,
@@ -314,7 +325,8 @@ pub static TABLE: &[CommandSpec] = &[
             multikey::mset,
             Cross::Mset,
         ),
-    ),
+    )
+    .deny_oom(),
     spec(
         "msetnx",
         -3,
@@ -324,7 +336,8 @@ pub static TABLE: &[CommandSpec] = &[
             multikey::msetnx,
             Cross::Msetnx,
         ),
-    ),
+    )
+    .deny_oom(),
     // keyspace
     spec("del", -2, Dispatch::KeysCount(keyspace::del)),
     spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),
@@ -360,7 +373,8 @@ pub static TABLE: &[CommandSpec] = &[
             keyspace::copy,
             Cross::Copy,
         ),
-    ),
+    )
+    .deny_oom(),
     spec(
         "keys",
         2,
@@ -595,6 +609,18 @@ mod tests {
                 .windows(b"+no_auth\r\n".len())
                 .any(|w| w == b"+no_auth\r\n");
             assert_eq!(spec.no_auth, flagged, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn deny_oom_flags_are_redis_ones() {
+        for spec in TABLE {
+            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
+            let flagged = docs
+                .info_resp2
+                .windows(b"+denyoom\r\n".len())
+                .any(|w| w == b"+denyoom\r\n");
+            assert_eq!(spec.deny_oom, flagged, "{}", spec.name);
         }
     }
 

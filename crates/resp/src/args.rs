@@ -41,6 +41,11 @@ impl Args {
         self.ends.push(self.data.len());
     }
 
+    /// Bytes of the argument being built (0 between arguments).
+    pub(crate) fn current_len(&self) -> usize {
+        self.data.len() - self.ends.last().copied().unwrap_or(0)
+    }
+
     /// Reserves room for `bytes` more argument bytes.
     pub fn reserve(&mut self, bytes: usize) {
         self.data.reserve(bytes);
@@ -137,8 +142,10 @@ mod tests {
         args.reserve(10);
         args.extend_current(b"ab");
         args.extend_current(b"");
+        assert_eq!(args.current_len(), 2);
         args.extend_current(b"c");
         args.finish_arg();
+        assert_eq!(args.current_len(), 0);
         args.finish_arg();
         assert_eq!(args, Args::from_slices(&["APPEND", "abc", ""]));
     }

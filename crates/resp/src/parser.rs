@@ -268,6 +268,22 @@ impl RequestParser {
         }
     }
 
+    /// Changes the longest bulk argument accepted from now on
+    /// (`CONFIG SET proto-max-bulk-len`).
+    pub fn set_max_bulk_len(&mut self, max_bulk_len: usize) {
+        self.max_bulk_len = max_bulk_len;
+    }
+
+    /// Bytes of the argument (or line) being received that earlier calls
+    /// absorbed. With the bytes not yet handed to [`RequestParser::parse`],
+    /// this is what Redis 7.0 holds in a client's query buffer when a request
+    /// arrives in pieces: it moves each finished big argument out of the
+    /// buffer, so `client-query-buffer-limit` bounds one argument, not the
+    /// whole request.
+    pub fn pending_len(&self) -> usize {
+        self.args.current_len() + self.line.pending
+    }
+
     /// Gives back a request that has been executed: the next requests reuse
     /// its allocations, so that a connection in steady state parses without
     /// allocating.
@@ -957,6 +973,33 @@ mod tests {
             feed_with(&mut parser, &[b"*1\r\n$4\r\nabcd\r\n"]),
             Err(ProtocolError::InvalidBulkLength)
         );
+        parser.set_max_bulk_len(4);
+        assert_eq!(
+            feed_with(&mut parser, &[b"*1\r\n$4\r\nabcd\r\n"]),
+            Ok(vec![req(&[b"abcd"])])
+        );
+    }
+
+    #[test]
+    fn pending_len_counts_the_argument_being_received() {
+        let mut parser = RequestParser::new(DEFAULT_MAX_BULK_LEN);
+        let first = b"*3\r\n$3\r\nSET\r\n$5\r\nabcde\r\n$10\r\n12345";
+        assert_eq!(
+            parser.parse(first),
+            Ok(ParseStatus::Incomplete {
+                consumed: first.len()
+            })
+        );
+        // Finished arguments are not counted, as Redis moves them out of
+        // the query buffer; the value's 5 bytes so far are.
+        assert_eq!(parser.pending_len(), 5);
+        let inline = b"SET k 123";
+        let mut parser = RequestParser::new(DEFAULT_MAX_BULK_LEN);
+        assert!(matches!(
+            parser.parse(inline),
+            Ok(ParseStatus::Incomplete { .. })
+        ));
+        assert_eq!(parser.pending_len(), inline.len());
     }
 
     #[test]

@@ -215,6 +215,28 @@ pub(crate) fn kill_local(filter: &KillFilter, caller: u64, now: store::UnixMilli
     })
 }
 
+/// Closes this shard's clients idle for more than `timeout` seconds, as
+/// Redis's `clientsCronHandleTimeout` (the idle time in whole seconds must
+/// exceed it); returns how many.
+pub(crate) fn close_idle(timeout: u64, now: store::UnixMillis) -> usize {
+    REGISTRY.with(|r| {
+        let mut closed = 0;
+        for entry in r.borrow_mut().values_mut() {
+            let idle_secs = now.saturating_sub(entry.info.last_interaction) / 1000;
+            if entry.killed || idle_secs <= timeout {
+                continue;
+            }
+            entry.killed = true;
+            // SAFETY: as in `kill_local`: the fd is a live connection of this thread.
+            unsafe {
+                libc::shutdown(entry.info.fd, libc::SHUT_RDWR);
+            }
+            closed += 1;
+        }
+        closed
+    })
+}
+
 /// Puts every shard's CLIENT LIST lines in Redis's order: by id, or in the
 /// order of `ID`'s arguments.
 fn order_lines(filter: &ListFilter, text: &[u8]) -> Vec<u8> {

@@ -11,7 +11,7 @@ use crate::reactor::Reactor;
 use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
     lookup, render_info, unknown_command_error, Checks, Client, Combine, CommandError, Dispatch,
-    ProcessStats, ShardStats,
+    ProcessStats, ShardStats, SETTINGS,
 };
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -66,6 +66,9 @@ struct Batch {
     spare: Vec<BatchReply>,
     /// The shards whose replies are awaited, and their tickets.
     tickets: Vec<(usize, Ticket)>,
+    /// Whether used memory is above `maxmemory`, found out at most once per
+    /// plan (summing the allocator's counters costs more than a command).
+    over_maxmemory: Option<bool>,
 }
 
 impl Batch {
@@ -78,7 +81,17 @@ impl Batch {
             replies: (0..shards).map(|_| None).collect(),
             spare: Vec::new(),
             tickets: Vec::new(),
+            over_maxmemory: None,
         }
+    }
+
+    /// Whether commands that may add memory are refused now, as Redis's
+    /// `maxmemory` with the `noeviction` policy does.
+    fn over_maxmemory(&mut self) -> bool {
+        *self.over_maxmemory.get_or_insert_with(|| {
+            let limit = SETTINGS.maxmemory.load(Ordering::Relaxed);
+            limit != 0 && store::memory::allocated_bytes() as u64 > limit
+        })
     }
 
     /// An empty reply to fill, reused if one is at hand.
@@ -141,7 +154,18 @@ impl Batch {
 
 /// Serves one connection until it closes.
 pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
+    // As Redis, a client over `maxclients` gets an error and is closed
+    // before it is given an id or counted as received.
+    let Some(_slot) = ClientSlot::take(&reactor.process) else {
+        reactor.state.borrow_mut().stats.rejected_connections += 1;
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        let _ = stream.close().await;
+        return;
+    };
     let _ = stream.set_nodelay(true);
+    set_keepalive(&stream, SETTINGS.tcp_keepalive.load(Ordering::Relaxed));
     let id = reactor
         .process
         .next_client_id
@@ -154,13 +178,15 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
     let mut client = Client::new(id);
     client.authenticated = reactor.facts.open();
     let registration = crate::clients::register(&mut client, &stream);
-    let mut parser = RequestParser::new(resp::DEFAULT_MAX_BULK_LEN);
+    let mut parser = RequestParser::new(max_bulk_len());
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut out: Vec<u8> = Vec::new();
     let mut batch = Batch::new(reactor.shards);
     let mut requests: Vec<Args> = Vec::new();
     'connection: loop {
+        // CONFIG SET proto-max-bulk-len applies to the requests still to come.
+        parser.set_max_bulk_len(max_bulk_len());
         // Parse what we have; read more only when no whole request is buffered.
         let mut consumed = 0;
         let mut protocol_error = None;
@@ -185,6 +211,16 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
             match stream.read(&mut chunk).await {
                 Ok(0) | Err(_) => break 'connection,
                 Ok(n) => input.extend_from_slice(&chunk[..n]),
+            }
+            let query = input.len() + parser.pending_len();
+            if query as u64 > SETTINGS.client_query_buffer_limit.load(Ordering::Relaxed) {
+                // As Redis: logged, and the client is closed without a reply.
+                log::warn!(
+                    "Closing client that reached max query buffer length: id={} addr={} qbuf={query}",
+                    client.id,
+                    client.addr
+                );
+                break 'connection;
             }
             continue;
         }
@@ -229,6 +265,55 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
     reactor.state.borrow_mut().stats.connected_clients -= 1;
     drop(registration); // before the close: CLIENT KILL must not reach a reused fd
     let _ = stream.close().await;
+}
+
+/// One of the `maxclients` connections the process may have, given back
+/// when the connection ends.
+struct ClientSlot<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl<'a> ClientSlot<'a> {
+    /// A slot, unless `maxclients` clients are connected already.
+    fn take(process: &'a crate::Process) -> Option<Self> {
+        let connected = &process.connected_clients;
+        let before = connected.fetch_add(1, Ordering::Relaxed);
+        if before >= SETTINGS.maxclients.load(Ordering::Relaxed) {
+            connected.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(ClientSlot(connected))
+    }
+}
+
+impl Drop for ClientSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `proto-max-bulk-len`, as the parser takes it.
+fn max_bulk_len() -> usize {
+    let limit = SETTINGS.proto_max_bulk_len.load(Ordering::Relaxed);
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+/// Turns on TCP keepalive as Redis's `anetKeepAlive`: probes after `secs`
+/// idle seconds, then every `secs / 3` (at least 1), 3 unanswered probes
+/// close the connection. 0: off.
+fn set_keepalive(stream: &TcpStream, secs: u64) {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    use std::time::Duration;
+    if secs == 0 {
+        return;
+    }
+    // SAFETY: the descriptor belongs to `stream`, which outlives this borrow.
+    let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) };
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(secs))
+        .with_interval(Duration::from_secs((secs / 3).max(1)))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(&fd).set_tcp_keepalive(&keepalive) {
+        log::debug!("could not set TCP keepalive: {e}");
+    }
 }
 
 /// Runs `requests` as one batch and appends their replies, in order, to `out`.
@@ -329,6 +414,7 @@ fn plan(
     requests: &mut impl Iterator<Item = Args>,
 ) -> (usize, Option<(Deferred, bool)>) {
     let mut planned = 0;
+    batch.over_maxmemory = None;
     for args in requests.by_ref() {
         if client.close_after_reply {
             continue; // after QUIT nothing else runs
@@ -372,6 +458,10 @@ fn plan_one(
     // As Redis: looked up and arity-checked first, then refused before AUTH.
     if !client.authenticated && !spec.no_auth {
         batch.ready_error(protocol, &CommandError::NoAuth.to_string());
+        return None;
+    }
+    if spec.deny_oom && batch.over_maxmemory() {
+        batch.ready_error(protocol, &CommandError::OutOfMemory.to_string());
         return None;
     }
     // Redis counts commands that were looked up and passed the arity check.

@@ -72,6 +72,8 @@ pub(crate) struct Process {
     pub run_id: String,
     pub executable: String,
     pub next_client_id: std::sync::atomic::AtomicU64,
+    /// Clients connected now, on every shard (for `maxclients`).
+    pub connected_clients: std::sync::atomic::AtomicU64,
     /// The last transaction id handed out (ids order multi-shard commands).
     pub next_txid: std::sync::atomic::AtomicU64,
     pub peak_memory: std::sync::atomic::AtomicUsize,
@@ -98,6 +100,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         next_client_id: std::sync::atomic::AtomicU64::new(1),
+        connected_clients: std::sync::atomic::AtomicU64::new(0),
         next_txid: std::sync::atomic::AtomicU64::new(0),
         peak_memory: std::sync::atomic::AtomicUsize::new(0),
         shutdown: shutdown::Shutdown::default(),

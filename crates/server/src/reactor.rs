@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 /// How often each shard reclaims expired keys and looks for shutdown.
 const TICK: Duration = Duration::from_millis(10);
+/// Ticks between looks for clients idle longer than `timeout` (1 s, as
+/// Redis's client cron).
+const IDLE_CHECK_TICKS: u64 = 100;
 /// How long a shard waits for its connections' in-flight batches at shutdown.
 const DRAIN_LIMIT: Duration = Duration::from_millis(1000);
 
@@ -202,9 +205,19 @@ impl Reactor {
 }
 
 async fn tick(reactor: Rc<Reactor>) {
+    let mut ticks: u64 = 0;
     loop {
         glommio::timer::sleep(TICK).await;
+        ticks += 1;
         reactor.state.borrow_mut().expire_tick();
+        if ticks.is_multiple_of(IDLE_CHECK_TICKS) {
+            let timeout = commands::SETTINGS
+                .timeout
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if timeout > 0 {
+                crate::clients::close_idle(timeout, store::now_millis());
+            }
+        }
         reactor.process.heartbeats.beat(reactor.id);
         if reactor.id == 0 {
             let used = store::memory::allocated_bytes();
