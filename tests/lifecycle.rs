@@ -224,3 +224,21 @@ fn a_shard_that_cannot_start_makes_the_server_exit_1() {
     assert!(log.contains("failed to start"), "log: {log}");
     assert!(!log.contains("ready to accept connections"), "log: {log}");
 }
+
+#[test]
+fn a_shard_that_stops_ticking_is_logged_with_its_thread_state() {
+    if skip_if_external() {
+        return;
+    }
+    let s = Server::start(&["--threads", "2"]);
+    let mut client = s.client();
+    // DEBUG SLEEP blocks the connection's shard thread, as it blocks Redis.
+    assert_cmd!(client, ["DEBUG", "SLEEP", "1.5"], b"+OK\r\n");
+    let logged = wait_for(Duration::from_secs(3), || {
+        let log = s.log();
+        log.contains("has not ticked for 1.")
+            && log.contains("state S")
+            && log.contains("ticks again after")
+    });
+    assert!(logged, "no stall report in the log:\n{}", s.log());
+}

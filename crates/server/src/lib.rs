@@ -17,6 +17,7 @@ mod notify;
 mod reactor;
 mod shard;
 mod shutdown;
+mod stall;
 mod txn;
 
 pub use commands::{memory_value, Password, SETTINGS};
@@ -141,10 +142,12 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         config.threads
     ));
     let mut watchdog = notifier.watchdog(config.threads);
+    let mut stalls = stall::StallReport::new(config.threads);
     shutdown::wait_for_signal(shutdown, || {
         if let Some(watchdog) = watchdog.as_mut() {
             watchdog.poll(&notifier, &process.heartbeats);
         }
+        stalls.check(&process.heartbeats);
     });
     notifier.notify("STOPPING=1\nSTATUS=Shutting down");
     if !shutdown.wait_until_stopped(config.threads, SHUTDOWN_LIMIT) {

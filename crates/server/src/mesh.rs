@@ -32,6 +32,8 @@ pub(crate) enum Msg {
     },
     /// The answer to `ticket`.
     Response { ticket: u64, reply: BatchReply },
+    /// Nothing to do: wakes a shard that seems asleep (see `stall.rs`).
+    Poke,
 }
 
 /// This shard's end of the mesh.
@@ -49,6 +51,12 @@ impl Mesh {
     /// Sends a request to `shard`; false if the mesh is closed (shutting down).
     pub async fn request(&self, shard: usize, msg: Msg) -> bool {
         self.senders.send_to(shard, msg).await.is_ok()
+    }
+
+    /// Wakes `shard` if it sleeps; dropped if its channel is full (then it
+    /// has messages to wake it anyway).
+    pub fn poke(&self, shard: usize) {
+        let _ = self.senders.try_send_to(shard, Msg::Poke);
     }
 
     /// Sends a response without ever blocking the calling peer task.

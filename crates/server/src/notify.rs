@@ -93,6 +93,11 @@ impl Heartbeats {
             counter.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    /// Shard `id`'s tick count so far.
+    pub fn count(&self, id: usize) -> u64 {
+        self.0.get(id).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
 }
 
 /// Pings systemd's watchdog every half period, but only once every shard has

@@ -154,6 +154,7 @@ fn serve_peer_message(reactor: &Reactor, msg: Msg) {
             },
         ),
         Msg::Response { ticket, reply } => reactor.tickets.deliver(ticket, reply),
+        Msg::Poke => {}
     }
 }
 
@@ -206,10 +207,16 @@ impl Reactor {
 
 async fn tick(reactor: Rc<Reactor>) {
     let mut ticks: u64 = 0;
+    let mut peers = crate::stall::PeerWatch::new(reactor.shards);
     loop {
         glommio::timer::sleep(TICK).await;
         ticks += 1;
         reactor.state.borrow_mut().expire_tick();
+        if let Some(mesh) = reactor.mesh.as_ref() {
+            for peer in peers.due(reactor.id, &reactor.process.heartbeats) {
+                mesh.poke(peer);
+            }
+        }
         if ticks.is_multiple_of(IDLE_CHECK_TICKS) {
             let timeout = commands::SETTINGS
                 .timeout
