@@ -253,3 +253,49 @@ fn client_query_buffer_limit_closes_the_client() {
         assert_cmd!(client, ["STRLEN", "b"], b":900000\r\n");
     }
 }
+
+/// Runs mayfly with the open files limit set to `nofile` first.
+fn mayfly_with_nofile(nofile: u32, port: u16) -> common::Process {
+    let mut command = std::process::Command::new("sh");
+    command.args([
+        "-c",
+        &format!(
+            "ulimit -n {nofile} && exec {} --port {port} --bind 127.0.0.1 --threads 2",
+            env!("CARGO_BIN_EXE_mayfly")
+        ),
+    ]);
+    common::Process::spawn(&mut command).expect("spawn sh")
+}
+
+#[test]
+fn maxclients_is_lowered_to_fit_the_open_files_limit() {
+    // 200 descriptors, 48 kept for the shards: 152 clients, with Redis's warning.
+    let port = free_port();
+    let mut process = mayfly_with_nofile(200, port);
+    assert!(
+        wait_for(Duration::from_secs(10), || process
+            .output()
+            .contains("maxclients has been reduced to 152")),
+        "no warning: {}",
+        process.output()
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        Client::try_connect(port).is_ok()
+    }));
+    let mut client = Client::connect(port);
+    assert_cmd!(client, ["PING"], b"+PONG\r\n");
+    process.stop();
+    // Not even the shards' descriptors fit: no start, exit status 1.
+    let mut process = mayfly_with_nofile(40, free_port());
+    let status = process
+        .wait_timeout(Duration::from_secs(10))
+        .expect("mayfly should exit");
+    assert_eq!(status.code(), Some(1), "{}", process.output());
+    assert!(
+        process
+            .output()
+            .contains("Your current 'ulimit -n' of 40 is not enough for the server to start"),
+        "{}",
+        process.output()
+    );
+}
