@@ -26,7 +26,7 @@ mod multikey;
 mod number;
 mod object;
 mod scan;
-mod settings;
+pub mod settings;
 mod strings;
 mod table;
 

@@ -3,6 +3,7 @@
 //! (accepting a connection, reading a query, executing a command), never
 //! under a lock, and written only by start-up and CONFIG SET.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 
 /// Run-time options; defaults are Redis 7.0's. Read them with
@@ -44,3 +45,66 @@ pub static SETTINGS: Settings = Settings {
     slowlog_max_len: AtomicU64::new(128),
     latency_monitor_threshold: AtomicU64::new(0),
 };
+
+/// File descriptors kept for other uses than clients (set at start-up).
+pub static RESERVED_FDS: AtomicU64 = AtomicU64::new(32);
+
+/// Raises the open files limit to fit `maxclients` clients, as Redis's
+/// `adjustOpenFilesLimit`: up to the hard limit; where that is too low,
+/// `maxclients` is lowered to fit, with Redis's warning. Fails when not
+/// even the reserved descriptors fit.
+pub fn adjust_open_files_limit() -> Result<(), String> {
+    let reserved = RESERVED_FDS.load(Relaxed);
+    let maxclients = SETTINGS.maxclients.load(Relaxed);
+    let wanted = maxclients.saturating_add(reserved);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        let e = std::io::Error::last_os_error();
+        let fallback = 1024u64.saturating_sub(reserved);
+        log::warn!(
+            "Unable to obtain the current NOFILE limit ({e}), assuming 1024 and setting the \
+             max clients configuration to {fallback}."
+        );
+        SETTINGS.maxclients.store(fallback, Relaxed);
+        return Ok(());
+    }
+    let current = limit.rlim_cur;
+    if current >= wanted {
+        return Ok(());
+    }
+    let raised = libc::rlimit {
+        rlim_cur: wanted.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: a valid rlimit; raising the soft limit up to the hard one needs no privilege.
+    let best = if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        raised.rlim_cur
+    } else {
+        current
+    };
+    if best >= wanted {
+        log::info!(
+            "Increased maximum number of open files to {best} (it was originally set to {current})."
+        );
+        return Ok(());
+    }
+    if best <= reserved {
+        return Err(format!(
+            "Your current 'ulimit -n' of {best} is not enough for the server to start. \
+             Please increase your open file limit to at least {wanted}. Exiting."
+        ));
+    }
+    let fitted = best - reserved;
+    SETTINGS.maxclients.store(fitted, Relaxed);
+    log::warn!(
+        "You requested maxclients of {maxclients} requiring at least {wanted} max file \
+         descriptors. Current maximum open files is {best}. maxclients has been reduced to \
+         {fitted} to compensate for low ulimit. If you need higher maxclients increase \
+         'ulimit -n'."
+    );
+    Ok(())
+}

@@ -89,7 +89,13 @@ pub(crate) struct Process {
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 pub fn run(config: Config) -> Result<(), ServerError> {
     let addr = SocketAddr::new(config.bind, config.port);
-    adjust_open_files_limit(config.threads)?;
+    // Descriptors for other uses than clients: Redis's 32, plus what each
+    // shard holds (its io_uring rings, eventfds and listener: 5 or 6).
+    commands::settings::RESERVED_FDS.store(
+        32 + 8 * config.threads as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    commands::settings::adjust_open_files_limit().map_err(ServerError::OpenFiles)?;
     ensure_port_free(addr).map_err(|e| ServerError::Listen(addr, e))?;
     let mut listeners = Vec::with_capacity(config.threads);
     for _ in 0..config.threads {
@@ -168,70 +174,6 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 
 /// The longest a shutdown may take before the process exits anyway.
 const SHUTDOWN_LIMIT: Duration = Duration::from_millis(1800);
-
-/// Descriptors kept for other uses than clients: Redis's 32, plus what
-/// each shard holds (its io_uring rings, eventfds and listener: 5 or 6).
-fn reserved_fds(threads: usize) -> u64 {
-    32 + 8 * threads as u64
-}
-
-/// Raises the open files limit to fit `maxclients` clients, as Redis's
-/// `adjustOpenFilesLimit`: up to the hard limit; where that is too low,
-/// `maxclients` is lowered to fit, with a warning, and the server refuses
-/// to start if not even the reserved descriptors fit.
-fn adjust_open_files_limit(threads: usize) -> Result<(), ServerError> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let reserved = reserved_fds(threads);
-    let maxclients = SETTINGS.maxclients.load(Relaxed);
-    let wanted = maxclients.saturating_add(reserved);
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        let e = std::io::Error::last_os_error();
-        let fallback = 1024u64.saturating_sub(reserved);
-        log::warn!("Unable to obtain the current NOFILE limit ({e}), assuming 1024 and setting the max clients configuration to {fallback}.");
-        SETTINGS.maxclients.store(fallback, Relaxed);
-        return Ok(());
-    }
-    let current = limit.rlim_cur;
-    if current >= wanted {
-        return Ok(());
-    }
-    let best = wanted.min(limit.rlim_max);
-    let raised = libc::rlimit {
-        rlim_cur: best,
-        rlim_max: limit.rlim_max,
-    };
-    // SAFETY: a valid rlimit; raising the soft limit up to the hard one needs no privilege.
-    let best = if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-        best
-    } else {
-        current
-    };
-    if best >= wanted {
-        log::info!(
-            "Increased maximum number of open files to {best} (it was originally set to {current})."
-        );
-        return Ok(());
-    }
-    if best <= reserved {
-        return Err(ServerError::OpenFiles(format!(
-            "Your current 'ulimit -n' of {best} is not enough for the server to start. \
-             Please increase your open file limit to at least {wanted}. Exiting."
-        )));
-    }
-    let fitted = best - reserved;
-    SETTINGS.maxclients.store(fitted, Relaxed);
-    log::warn!(
-        "You requested maxclients of {maxclients} requiring at least {wanted} max file descriptors. \
-         Current maximum open files is {best}. maxclients has been reduced to {fitted} to \
-         compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
-    );
-    Ok(())
-}
 
 /// Fails if another process already listens on `addr`. With SO_REUSEPORT a
 /// second Mayfly of the same user could otherwise bind the same port and
