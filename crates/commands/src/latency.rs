@@ -1,4 +1,4 @@
-//! The latency monitor (LATENCY LATEST / HISTORY / RESET / HELP): events
+//! The latency monitor (LATENCY LATEST / HISTORY / GRAPH / RESET / HELP): events
 //! that took at least `latency-monitor-threshold` ms, one sample per second
 //! per event, the last 160 kept, as Redis's `latency.c`.
 //!
@@ -11,10 +11,11 @@
 //! latest sample (the largest on a tie) and the largest maximum, and its
 //! history takes the largest sample of each second. LATEST lists events in
 //! the order above, where Redis follows its event dictionary (whose order
-//! changes with every start). DOCTOR, GRAPH and HISTOGRAM are not offered.
+//! changes with every start). DOCTOR (Redis's advice is about Redis) and
+//! HISTOGRAM (per-command HDR buckets) are not offered.
 
 use crate::error::{reply_error, subcommand_syntax_error};
-use crate::ShardCtx;
+use crate::{CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
@@ -123,12 +124,19 @@ pub fn add_sample_if_needed(event: Event, latency: u64) {
 }
 
 /// LATENCY's subcommands and their arities.
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] =
-    &[("history", 3), ("latest", 2), ("reset", -2), ("help", 2)];
+pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
+    ("graph", 3),
+    ("history", 3),
+    ("latest", 2),
+    ("reset", -2),
+    ("help", 2),
+];
 
 /// Redis 7.0's LATENCY HELP, cut down to the subcommands Mayfly has.
 const HELP: &[&str] = &[
     "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
     "HISTORY <event>",
     "    Return time-latency samples for the <event> class.",
     "LATEST",
@@ -272,6 +280,23 @@ pub fn latency_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
                 enc.integer(s.latency as i64);
             }
         }
+        b"graph" => {
+            let merged = merge(parts);
+            let event = Event::named(args.get(2));
+            match event.and_then(|e| merged[e as usize].as_ref().map(|m| (e, m))) {
+                Some((event, m)) => {
+                    let now = store::now_millis() / 1000;
+                    enc.verbatim("txt", graph(event.name(), m, now).as_bytes());
+                }
+                None => reply_error(
+                    enc,
+                    &CommandError::Other(format!(
+                        "ERR No samples available for event '{}'",
+                        String::from_utf8_lossy(args.get(2))
+                    )),
+                ),
+            }
+        }
         b"reset" => {
             let reset = parts
                 .iter()
@@ -282,6 +307,82 @@ pub fn latency_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
         b"help" => crate::client::reply_help(enc, HELP),
         _ => reply_error(enc, &subcommand_syntax_error(args)),
     }
+}
+
+/// Columns of LATENCY GRAPH (`LATENCY_GRAPH_COLS`).
+const GRAPH_COLUMNS: usize = 80;
+/// Rows of its sparkline.
+const GRAPH_ROWS: usize = 4;
+/// The sparkline's characters from low to high, per row (`charset_fill`).
+const SPARK: [u8; 3] = *b"_o#";
+
+/// LATENCY GRAPH's text for an event's samples at unix second `now`, as
+/// Redis's `latencyCommandGenSparkeline` and `sparklineRender` draw it: a
+/// title, a rule, then per 80 samples a 4-row sparkline (filled, linear)
+/// over how long ago each sample was, written downwards (`12s`, `3m`, `1h`).
+fn graph(event: &str, m: &Merged, now: u64) -> String {
+    let values: Vec<u64> = m.history.iter().map(|s| s.latency).collect();
+    let low = values.iter().copied().min().unwrap_or(0);
+    let high = values.iter().copied().max().unwrap_or(0);
+    let mut out = format!(
+        "{event} - high {high} ms, low {low} ms (all time high {} ms)\n{}\n",
+        m.max,
+        "-".repeat(GRAPH_COLUMNS)
+    );
+    let labels: Vec<String> = m
+        .history
+        .iter()
+        .map(|s| {
+            let ago = now.saturating_sub(s.time);
+            match ago {
+                0..60 => format!("{ago}s"),
+                60..3600 => format!("{}m", ago / 60),
+                3600..86400 => format!("{}h", ago / 3600),
+                _ => format!("{}d", ago / 86400),
+            }
+        })
+        .collect();
+    let range = (high - low) as f64;
+    let range = if range == 0.0 { 1.0 } else { range };
+    let steps = SPARK.len() * GRAPH_ROWS;
+    let step = |value: u64| {
+        let step = (((value - low) as f64 * steps as f64) as i64) as f64 / range;
+        (step as usize).min(steps - 1)
+    };
+    for (chunk, first) in (0..values.len()).step_by(GRAPH_COLUMNS).enumerate() {
+        if chunk > 0 {
+            out.push('\n');
+        }
+        let columns = first..(first + GRAPH_COLUMNS).min(values.len());
+        for row in 0..GRAPH_ROWS {
+            let line: String = columns
+                .clone()
+                .map(|j| {
+                    let below = (GRAPH_ROWS - row - 1) * SPARK.len();
+                    match step(values[j]).checked_sub(below) {
+                        Some(l) if l < SPARK.len() => char::from(SPARK[l]),
+                        Some(_) => '|',
+                        None => ' ',
+                    }
+                })
+                .collect();
+            out.push_str(&line);
+            out.push('\n');
+        }
+        // A blank row, then the labels downwards, as long as one lasts.
+        out.push_str(&" ".repeat(columns.len()));
+        out.push('\n');
+        let longest = columns.clone().map(|j| labels[j].len()).max().unwrap_or(0);
+        for i in 0..longest {
+            let line: String = columns
+                .clone()
+                .map(|j| labels[j].as_bytes().get(i).map_or(' ', |&c| char::from(c)))
+                .collect();
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -371,9 +472,44 @@ mod tests {
     }
 
     #[test]
+    fn graph_as_redis_draws_it() {
+        let sample = |time, latency| Sample { time, latency };
+        let m = Merged {
+            max: 500,
+            latest: sample(102, 250),
+            history: vec![sample(100, 100), sample(101, 400), sample(102, 250)],
+        };
+        assert_eq!(
+            graph("command", &m, 104),
+            format!(
+                "command - high 400 ms, low 100 ms (all time high 500 ms)\n{}\n \
+                 # \n |_\n ||\n_||\n   \n432\nsss\n",
+                "-".repeat(80)
+            )
+        );
+        // 81 samples: two ranges of columns; a flat series sits at the bottom.
+        let m = Merged {
+            max: 7,
+            latest: sample(180, 7),
+            history: (100..181).map(|t| sample(t, 7)).collect(),
+        };
+        let text = graph("expire-cycle", &m, 180 + 3600);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "expire-cycle - high 7 ms, low 7 ms (all time high 7 ms)"
+        );
+        assert_eq!(lines[5], "_".repeat(80));
+        assert_eq!(lines[7], "1".repeat(80));
+        assert_eq!(lines[8], "h".repeat(80));
+        assert_eq!(lines[9], "");
+        assert_eq!(&lines[10..], [" ", " ", " ", "_", " ", "1", "h"]);
+    }
+
+    #[test]
     fn help_and_syntax_error() {
         assert!(latency(&["LATENCY", "HELP"]).starts_with(
-            "*10\r\n+LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+            "*12\r\n+LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
         ));
     }
 }
