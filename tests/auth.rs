@@ -6,26 +6,14 @@
 #[macro_use]
 mod common;
 
-use common::{encode, find_on_path, free_port, show, split_args, Client, RedisServer, Server};
+use common::{encode, find_on_path, own_mayfly, show, split_args, Client, RedisServer, Server};
 use std::process::Command;
 
 const PASSWORD: &str = "secret";
 
-/// A Mayfly of our own with `--requirepass secret` (never the external
-/// server of `MAYFLY_TEST_PORT`, whose options we cannot choose).
-fn mayfly_with(args: &[&str]) -> Server {
-    let mut last_error = String::new();
-    for _ in 0..5 {
-        match Server::start_on_port(free_port(), args) {
-            Ok(server) => return server,
-            Err(e) => last_error = e,
-        }
-    }
-    panic!("could not start mayfly: {last_error}");
-}
-
+/// A Mayfly of our own with `--requirepass secret`.
 fn mayfly() -> Server {
-    mayfly_with(&["--threads", "2", "--requirepass", PASSWORD])
+    own_mayfly(&["--threads", "2", "--requirepass", PASSWORD])
 }
 
 /// Each session runs on a fresh connection to each server, in order; the
@@ -236,7 +224,7 @@ fn memtier_handshake_with_wrong_password() {
 
 #[test]
 fn empty_requirepass_means_none() {
-    let server = mayfly_with(&["--requirepass", ""]);
+    let server = own_mayfly(&["--requirepass", ""]);
     let mut client = server.client();
     assert_cmd!(client, ["PING"], "+PONG\r\n");
     assert_cmd!(

@@ -6,36 +6,17 @@
 #[macro_use]
 mod common;
 
-use common::{encode, free_port, info_field, show, text_of, wait_for, Client, RedisServer, Server};
+use common::{
+    encode, free_port, info_field, mayfly_and_redis, show, text_of, wait_for, Client, Compared,
+};
 use std::time::{Duration, Instant};
-
-/// A Mayfly of our own (the options matter, so never an external server).
-fn mayfly(args: &[&str]) -> Server {
-    let mut last_error = String::new();
-    for _ in 0..5 {
-        match Server::start_on_port(free_port(), args) {
-            Ok(server) => return server,
-            Err(e) => last_error = e,
-        }
-    }
-    panic!("could not start mayfly: {last_error}");
-}
-
-/// The servers of a comparison; they stop when this is dropped.
-type Servers = (Server, Option<RedisServer>);
 
 /// The ports of a Mayfly (2 shards) and, where installed, a redis-server,
 /// both started with `options`; the servers live as long as the guard.
-fn both(options: &[&str]) -> (Vec<(&'static str, u16)>, Servers) {
+fn both(options: &[&str]) -> (Vec<(&'static str, u16)>, Compared) {
     let mut mayfly_args = vec!["--threads", "2"];
     mayfly_args.extend_from_slice(options);
-    let server = mayfly(&mayfly_args);
-    let redis = RedisServer::start_with(options);
-    let mut ports = vec![("mayfly", server.port())];
-    if let Some(redis) = &redis {
-        ports.push(("redis", redis.port));
-    }
-    (ports, (server, redis))
+    mayfly_and_redis(&mayfly_args, options)
 }
 
 fn info(client: &mut Client, section: &str, field: &str) -> String {

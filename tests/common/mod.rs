@@ -1093,3 +1093,36 @@ pub fn wait_for(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Starts a Mayfly of our own with `args`, on a free port (another if that
+/// one is taken meanwhile): never the external server of
+/// `MAYFLY_TEST_PORT`, whose options a test cannot choose.
+pub fn own_mayfly(args: &[&str]) -> Server {
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        match Server::start_on_port(free_port(), args) {
+            Ok(server) => return server,
+            Err(e) => last_error = e,
+        }
+    }
+    panic!("could not start mayfly: {last_error}");
+}
+
+/// The servers of a comparison; they stop when this is dropped.
+pub type Compared = (Server, Option<RedisServer>);
+
+/// A Mayfly of our own started with `mayfly_args` and, where installed, a
+/// redis-server started with `redis_args`; their names and ports, Mayfly
+/// first.
+pub fn mayfly_and_redis(
+    mayfly_args: &[&str],
+    redis_args: &[&str],
+) -> (Vec<(&'static str, u16)>, Compared) {
+    let server = own_mayfly(mayfly_args);
+    let redis = RedisServer::start_with(redis_args);
+    let mut ports = vec![("mayfly", server.port())];
+    if let Some(redis) = &redis {
+        ports.push(("redis", redis.port));
+    }
+    (ports, (server, redis))
+}

@@ -475,7 +475,7 @@ pub(crate) fn reply_help(enc: &mut ReplyEncoder, lines: &[&str]) {
 }
 
 /// `(name, arity)` of every CLIENT subcommand, arity counted from CLIENT.
-const SUBCOMMANDS: &[(&str, i32)] = &[
+pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
     ("id", 2),
     ("getname", 2),
     ("setname", 3),

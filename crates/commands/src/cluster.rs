@@ -22,7 +22,7 @@ use store::{key_slot, CLUSTER_SLOTS};
 
 /// `(name, arity)` of every CLUSTER subcommand of Redis 7.0, arity counted
 /// from CLUSTER, so that a disabled cluster answers exactly as Redis does.
-const REDIS_SUBCOMMANDS: &[(&str, i32)] = &[
+pub(crate) const REDIS_SUBCOMMANDS: &[(&str, i32)] = &[
     ("addslots", -3),
     ("addslotsrange", -4),
     ("bumpepoch", 2),

@@ -183,7 +183,7 @@ pub fn memory_value(value: &[u8]) -> Option<u64> {
     n.checked_mul(scale)
 }
 
-const SUBCOMMANDS: &[(&str, i32)] = &[
+pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
     ("get", -3),
     ("set", -4),
     ("resetstat", 2),
@@ -323,6 +323,7 @@ pub fn reset_stats(ctx: &mut ShardCtx) {
     stats.commands_processed = 0;
     stats.connections_received = 0;
     stats.rejected_connections = 0;
+    stats.commands.reset();
     stats.expired_keys_before_reset = ctx.dbs.iter().map(|(_, db)| db.expired_total()).sum();
 }
 

@@ -25,11 +25,7 @@ const HELP: &[&str] = &[
 /// DEBUG's reply to an unknown subcommand or a wrong argument count:
 /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try DEBUG HELP.`
 pub fn debug_subcommand_error(args: &Args) -> CommandError {
-    let sub = args.iter().nth(1).unwrap_or_default();
-    CommandError::Other(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-        String::from_utf8_lossy(&sub[..sub.len().min(128)])
-    ))
+    crate::error::subcommand_syntax_error(args)
 }
 
 /// DEBUG with a subcommand Mayfly does not have.

@@ -124,6 +124,18 @@ impl fmt::Display for CommandError {
     }
 }
 
+/// Redis's `addReplySubcommandSyntaxError`, for a subcommand whose
+/// arguments its command rejects:
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
+pub fn subcommand_syntax_error(args: &resp::Args) -> CommandError {
+    let sub = args.iter().nth(1).unwrap_or_default();
+    CommandError::Other(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(args.get(0)).to_ascii_uppercase()
+    ))
+}
+
 /// Writes `err` as an error reply.
 pub(crate) fn reply_error(enc: &mut resp::ReplyEncoder, err: &CommandError) {
     enc.error(&err.to_string());

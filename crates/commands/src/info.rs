@@ -35,6 +35,9 @@ pub struct ShardStats {
     pub peer_batches: u64,
     /// The jobs in those batches.
     pub peer_jobs: u64,
+    /// Per-command calls, durations, failures and refusals, and error
+    /// replies by code, of the commands this thread ran or refused.
+    pub commands: crate::CommandStats,
 }
 
 impl ShardStats {
@@ -76,28 +79,44 @@ pub struct ProcessStats {
     pub used_memory_rss: usize,
 }
 
-const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "stats", "keyspace", "shards"];
+/// Every section, in Redis's order (`# Shards`, Mayfly's own, last).
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "stats",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "keyspace",
+    "shards",
+];
+
+/// The sections only `all`, `everything` or their own name ask for.
+const NOT_DEFAULT: &[&str] = &["commandstats", "latencystats"];
 
 /// Renders INFO for the sections asked in `args[1..]` (none: the default set;
 /// `all`, `everything` and `default` as Redis).
 pub fn render_info(args: &Args, shards: &[ShardStats], process: &ProcessStats) -> String {
+    let default = SECTIONS.iter().filter(|s| !NOT_DEFAULT.contains(s));
     let mut wanted: Vec<&str> = Vec::new();
     if args.len() == 1 {
-        wanted.extend_from_slice(DEFAULT_SECTIONS);
+        wanted.extend(default.clone());
     }
     for arg in args.iter().skip(1) {
         let arg = String::from_utf8_lossy(arg).to_ascii_lowercase();
         match arg.as_str() {
-            "all" | "everything" | "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            "all" | "everything" => wanted.extend_from_slice(SECTIONS),
+            "default" => wanted.extend(default.clone()),
             other => {
-                if let Some(s) = DEFAULT_SECTIONS.iter().find(|s| **s == other) {
+                if let Some(s) = SECTIONS.iter().find(|s| **s == other) {
                     wanted.push(s);
                 }
             }
         }
     }
     let mut out = String::new();
-    for section in DEFAULT_SECTIONS.iter().filter(|s| wanted.contains(s)) {
+    for section in SECTIONS.iter().filter(|s| wanted.contains(s)) {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
@@ -192,6 +211,18 @@ fn render_section(out: &mut String, section: &str, shards: &[ShardStats], p: &Pr
                 "keyspace_misses:{}",
                 sum(|s| s.keyspace_misses)
             ));
+            line(format_args!(
+                "total_error_replies:{}",
+                sum(|s| s.commands.error_replies())
+            ));
+        }
+        "commandstats" | "errorstats" | "latencystats" => {
+            let merged = crate::CommandStats::merged(shards.iter().map(|s| &s.commands));
+            match section {
+                "commandstats" => merged.render_commandstats(out),
+                "errorstats" => merged.render_errorstats(out),
+                _ => merged.render_latencystats(out),
+            }
         }
         "keyspace" => {
             line(format_args!("# Keyspace"));
@@ -309,6 +340,52 @@ mod tests {
         ] {
             assert!(all.contains(s), "{s}");
         }
+    }
+
+    #[test]
+    fn command_sections_only_where_redis_has_them() {
+        let headers = |args: &[&str]| -> Vec<String> {
+            render_info(
+                &Args::from_slices(args),
+                &[stats(vec![])],
+                &ProcessStats::default(),
+            )
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+        };
+        let default = headers(&["INFO"]);
+        assert_eq!(
+            default,
+            [
+                "# Server",
+                "# Clients",
+                "# Memory",
+                "# Stats",
+                "# Errorstats",
+                "# Keyspace",
+                "# Shards"
+            ]
+        );
+        assert_eq!(headers(&["INFO", "default"]), default);
+        let all = [
+            "# Server",
+            "# Clients",
+            "# Memory",
+            "# Stats",
+            "# Commandstats",
+            "# Errorstats",
+            "# Latencystats",
+            "# Keyspace",
+            "# Shards",
+        ];
+        assert_eq!(headers(&["INFO", "all"]), all);
+        assert_eq!(headers(&["INFO", "EVERYTHING"]), all);
+        assert_eq!(
+            headers(&["INFO", "latencystats", "errorstats", "commandstats"]),
+            ["# Commandstats", "# Errorstats", "# Latencystats"]
+        );
     }
 
     #[test]

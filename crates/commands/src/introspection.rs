@@ -1,10 +1,14 @@
 //! COMMAND, COMMAND COUNT, COMMAND INFO and COMMAND DOCS, answered from the
 //! command table and Redis's captured metadata.
 
+use crate::client::subcommand;
 use crate::error::reply_error;
 use crate::table::{captured_docs, lookup, CapturedDocs};
 use crate::{Client, CommandError, ServerFacts, TABLE};
 use resp::{Args, Protocol, ReplyEncoder};
+
+/// COMMAND's subcommands (those Mayfly has) and their arities.
+pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[("count", 2), ("info", -2), ("docs", -2)];
 
 /// COMMAND [COUNT | INFO [name ...] | DOCS [name ...]]
 pub(crate) fn command(args: &Args, _: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
@@ -23,53 +27,37 @@ fn run(args: &Args, enc: &mut ReplyEncoder) -> Result<(), CommandError> {
         }
         return Ok(());
     }
-    let sub = args.get(1);
-    let check = |arity: i32, name: &str| {
-        let argc = args.len() as i32;
-        if (arity > 0 && argc != arity) || argc < -arity {
-            Err(CommandError::WrongArity(format!("command|{name}")))
-        } else {
-            Ok(())
-        }
-    };
-    if sub.eq_ignore_ascii_case(b"COUNT") {
-        check(2, "count")?;
-        enc.integer(TABLE.len() as i64);
-    } else if sub.eq_ignore_ascii_case(b"INFO") {
-        check(-2, "info")?;
-        if args.len() == 2 {
+    match subcommand(args, "COMMAND", SUBCOMMANDS)? {
+        "count" => enc.integer(TABLE.len() as i64),
+        "info" if args.len() == 2 => {
             enc.array_len(TABLE.len());
             for spec in TABLE {
                 write_docs(enc, captured_docs(spec).map(info));
             }
-        } else {
+        }
+        "info" => {
             enc.array_len(args.len() - 2);
             for name in args.iter().skip(2) {
                 write_docs(enc, lookup(name).and_then(captured_docs).map(info));
             }
         }
-    } else if sub.eq_ignore_ascii_case(b"DOCS") {
-        check(-2, "docs")?;
-        let wanted: Vec<&CapturedDocs> = if args.len() == 2 {
-            TABLE.iter().filter_map(captured_docs).collect()
-        } else {
-            args.iter()
-                .skip(2)
-                .filter_map(lookup)
-                .filter_map(captured_docs)
-                .collect()
-        };
-        enc.map_len(wanted.len());
-        for d in wanted {
-            enc.bulk(d.name.as_bytes());
-            enc.buffer()
-                .extend_from_slice(if resp3 { d.docs_resp3 } else { d.docs_resp2 });
+        _ => {
+            let wanted: Vec<&CapturedDocs> = if args.len() == 2 {
+                TABLE.iter().filter_map(captured_docs).collect()
+            } else {
+                args.iter()
+                    .skip(2)
+                    .filter_map(lookup)
+                    .filter_map(captured_docs)
+                    .collect()
+            };
+            enc.map_len(wanted.len());
+            for d in wanted {
+                enc.bulk(d.name.as_bytes());
+                enc.buffer()
+                    .extend_from_slice(if resp3 { d.docs_resp3 } else { d.docs_resp2 });
+            }
         }
-    } else {
-        return Err(CommandError::UnknownSubcommand {
-            sub: String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned(),
-            command: "COMMAND",
-        });
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Mayfly's commands: the declarative command table and one module per command
 //! family (strings, counters, lcs, object, keyspace, expire, connection, client, config, debug,
-//! introspection), each parsing
+//! introspection, slowlog, latency), each parsing
 //! its arguments with Redis 7's exact errors and executing on one shard's data.
 //!
 //! This crate decides *what* a command does; the `server` crate decides
@@ -10,6 +10,7 @@
 
 mod client;
 mod cluster;
+mod cmdstats;
 mod config;
 mod connection;
 mod counters;
@@ -17,9 +18,11 @@ mod debug;
 mod error;
 mod expire;
 mod generated_docs;
+mod histogram;
 mod info;
 mod introspection;
 mod keyspace;
+mod latency;
 mod lcs;
 mod long_double;
 mod multikey;
@@ -27,6 +30,7 @@ mod number;
 mod object;
 mod scan;
 pub mod settings;
+mod slowlog;
 mod strings;
 mod table;
 
@@ -35,13 +39,18 @@ pub use client::{
     client_query, set_full_name, ClientInfo, ClientQuery, ClientType, KillFilter, ListFilter,
     ReplyMode,
 };
+pub use cmdstats::{
+    command_done, error_code, CommandId, CommandMetrics, CommandStats, Refusal, Stopwatch,
+};
 pub use config::config as config_command;
 pub use config::{memory_value, reset_stats};
 pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
-pub use error::CommandError;
+pub use error::{subcommand_syntax_error, CommandError};
+pub use histogram::{bucket_upper_bound, LatencyHistogram};
 pub use info::{render_info, ProcessStats, ShardStats};
 pub use keyspace::{parse_copy, put_key, take_key, CopyArgs, Take};
+pub use latency::{add_sample_if_needed, latency_part, latency_reply, Event as LatencyEvent};
 pub use lcs::lcs_reply;
 pub use multikey::{mget_part, mset_part, msetnx_existing};
 pub use object::debug_object;
@@ -50,6 +59,8 @@ pub use scan::{
     scan_part, split_cursor, ScanArgs,
 };
 pub use settings::{Settings, SETTINGS};
+pub use slowlog::record as slowlog_record;
+pub use slowlog::{redacted as redacted_args, slowlog_part, slowlog_reply};
 pub use table::{
     lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
     KeyFn, KeyRange, Scatter, ServerOp, TABLE,

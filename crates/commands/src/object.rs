@@ -2,6 +2,7 @@
 //! FREQ, HELP), MEMORY (USAGE, HELP) and DEBUG OBJECT. None of them records
 //! an access to the key, as in Redis.
 
+use crate::client::subcommand;
 use crate::error::reply_error;
 use crate::number::{integer_arg, parse_i64};
 use crate::{CommandError, ShardCtx};
@@ -66,67 +67,21 @@ fn reply_help(enc: &mut ReplyEncoder, lines: &[&str]) {
     }
 }
 
-/// A container command's subcommand, found by name with its Redis arity.
-struct Subcommand {
-    name: &'static str,
-    arity: i32,
-}
+/// OBJECT's subcommands and their arities.
+pub(crate) const OBJECT_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("encoding", 3),
+    ("freq", 3),
+    ("idletime", 3),
+    ("refcount", 3),
+    ("help", 2),
+];
 
-/// Finds `args[1]` among `subs`, checking its arity: Redis's errors for an
-/// unknown subcommand (`Try OBJECT HELP.`) or a wrong argument count
-/// (`'object|encoding'`).
-fn subcommand(
-    args: &Args,
-    container: &'static str,
-    subs: &[Subcommand],
-) -> Result<&'static str, CommandError> {
-    let sub = args.get(1);
-    let Some(found) = subs
-        .iter()
-        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
-    else {
-        return Err(CommandError::UnknownSubcommand {
-            sub: String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned(),
-            command: container,
-        });
-    };
-    let argc = args.len() as i64;
-    let arity = i64::from(found.arity);
-    if (arity > 0 && argc != arity) || argc < -arity {
-        return Err(CommandError::WrongArity(format!(
-            "{}|{}",
-            container.to_ascii_lowercase(),
-            found.name
-        )));
-    }
-    Ok(found.name)
-}
+/// MEMORY's subcommands (those Mayfly has) and their arities.
+pub(crate) const MEMORY_SUBCOMMANDS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
 
 /// OBJECT <ENCODING | REFCOUNT | IDLETIME | FREQ> key, OBJECT HELP
 pub(crate) fn object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    const SUBS: &[Subcommand] = &[
-        Subcommand {
-            name: "encoding",
-            arity: 3,
-        },
-        Subcommand {
-            name: "freq",
-            arity: 3,
-        },
-        Subcommand {
-            name: "idletime",
-            arity: 3,
-        },
-        Subcommand {
-            name: "refcount",
-            arity: 3,
-        },
-        Subcommand {
-            name: "help",
-            arity: 2,
-        },
-    ];
-    let sub = match subcommand(args, "OBJECT", SUBS) {
+    let sub = match subcommand(args, "OBJECT", OBJECT_SUBCOMMANDS) {
         Ok(sub) => sub,
         Err(e) => return reply_error(enc, &e),
     };
@@ -167,17 +122,7 @@ fn refcount(entry: &Entry) -> i64 {
 /// Mayfly holds for the key (its table slot, key and value allocations),
 /// which are not Redis's numbers.
 pub(crate) fn memory(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    const SUBS: &[Subcommand] = &[
-        Subcommand {
-            name: "usage",
-            arity: -3,
-        },
-        Subcommand {
-            name: "help",
-            arity: 2,
-        },
-    ];
-    let sub = match subcommand(args, "MEMORY", SUBS) {
+    let sub = match subcommand(args, "MEMORY", MEMORY_SUBCOMMANDS) {
         Ok(sub) => sub,
         Err(e) => return reply_error(enc, &e),
     };

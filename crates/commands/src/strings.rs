@@ -60,6 +60,7 @@ pub(crate) fn get(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 
 /// Replies the string at `key` (null when missing), as Redis's
 /// `getGenericCommand`; nothing is replied on WRONGTYPE, the caller does.
+#[inline]
 fn get_generic(ctx: &mut ShardCtx, key: &[u8], enc: &mut ReplyEncoder) -> Result<(), CommandError> {
     match ctx.read(key) {
         Some(entry) => enc.bulk(string_bytes(entry.value())?),

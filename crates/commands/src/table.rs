@@ -4,8 +4,8 @@
 //! in `generated_docs.rs` in the same order.
 
 use crate::{
-    client, cluster, config, connection, counters, debug, expire, introspection, keyspace, lcs,
-    multikey, object, scan, strings,
+    client, cluster, config, connection, counters, debug, expire, introspection, keyspace, latency,
+    lcs, multikey, object, scan, slowlog, strings,
 };
 use crate::{Checks, Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
@@ -93,6 +93,10 @@ pub enum ServerOp {
     /// DEBUG SLEEP: after the commands before it have run (it blocks its
     /// shard's thread, as Redis blocks its server).
     DebugSleep,
+    /// SLOWLOG: every shard's slow log.
+    SlowLog,
+    /// LATENCY: every shard's latency samples.
+    Latency,
 }
 
 /// How the results of a broadcast command are combined into one reply.
@@ -172,6 +176,15 @@ pub struct CommandSpec {
     pub no_auth: bool,
     /// Redis's `denyoom` flag: may add memory, so refused above `maxmemory`.
     pub deny_oom: bool,
+    /// Redis's `fast` flag: its latency samples are `fast-command` events,
+    /// the others' `command` events (LATENCY).
+    pub fast: bool,
+    /// For a container command (CONFIG, CLIENT ...): its subcommands'
+    /// names and arities, counted from the container's name as Redis does.
+    /// The server checks them before anything runs (an unknown subcommand
+    /// or a wrong count is refused, as Redis's `processCommand` refuses
+    /// them), and each has its own statistics (`cmdstat_config|get`).
+    pub subcommands: &'static [(&'static str, i32)],
 }
 
 impl CommandSpec {
@@ -222,6 +235,8 @@ const fn spec(name: &'static str, arity: i32, dispatch: Dispatch) -> CommandSpec
         dispatch,
         no_auth: false,
         deny_oom: false,
+        fast: false,
+        subcommands: &[],
     }
 }
 
@@ -238,6 +253,19 @@ impl CommandSpec {
     const fn deny_oom(self) -> Self {
         CommandSpec {
             deny_oom: true,
+            ..self
+        }
+    }
+
+    /// Marks the command `fast`.
+    const fn fast(self) -> Self {
+        CommandSpec { fast: true, ..self }
+    }
+
+    /// Makes the command a container of `subcommands`.
+    const fn subcommands(self, subcommands: &'static [(&'static str, i32)]) -> Self {
+        CommandSpec {
+            subcommands,
             ..self
         }
     }
@@ -260,12 +288,18 @@ const fn multi(
 /// Every command Mayfly implements.
 pub static TABLE: &[CommandSpec] = &[
     // connection
-    spec("ping", -1, Dispatch::Connection(connection::ping)),
-    spec("echo", 2, Dispatch::Connection(connection::echo)),
-    spec("auth", -2, Dispatch::Connection(connection::auth)).no_auth(),
-    spec("hello", -1, Dispatch::Connection(connection::hello)).no_auth(),
-    spec("quit", -1, Dispatch::Connection(connection::quit)).no_auth(),
-    spec("select", 2, Dispatch::Connection(connection::select)),
+    spec("ping", -1, Dispatch::Connection(connection::ping)).fast(),
+    spec("echo", 2, Dispatch::Connection(connection::echo)).fast(),
+    spec("auth", -2, Dispatch::Connection(connection::auth))
+        .no_auth()
+        .fast(),
+    spec("hello", -1, Dispatch::Connection(connection::hello))
+        .no_auth()
+        .fast(),
+    spec("quit", -1, Dispatch::Connection(connection::quit))
+        .no_auth()
+        .fast(),
+    spec("select", 2, Dispatch::Connection(connection::select)).fast(),
     spec(
         "client",
         -2,
@@ -276,31 +310,51 @@ pub static TABLE: &[CommandSpec] = &[
             ],
             otherwise: &Dispatch::Connection(client::client),
         },
-    ),
-    spec("reset", 1, Dispatch::Connection(client::reset)).no_auth(),
+    )
+    .subcommands(client::SUBCOMMANDS),
+    spec("reset", 1, Dispatch::Connection(client::reset))
+        .no_auth()
+        .fast(),
     // cluster (emulated: one node owning every slot)
-    spec("cluster", -2, Dispatch::Connection(cluster::cluster)),
-    spec("readonly", 1, Dispatch::Connection(cluster::readonly)),
-    spec("readwrite", 1, Dispatch::Connection(cluster::readonly)),
+    spec("cluster", -2, Dispatch::Connection(cluster::cluster))
+        .subcommands(cluster::REDIS_SUBCOMMANDS),
+    spec("readonly", 1, Dispatch::Connection(cluster::readonly)).fast(),
+    spec("readwrite", 1, Dispatch::Connection(cluster::readonly)).fast(),
     // strings
-    spec("get", 2, Dispatch::Key(strings::get)),
+    spec("get", 2, Dispatch::Key(strings::get)).fast(),
     spec("set", -3, Dispatch::Key(strings::set)).deny_oom(),
     spec("setex", 4, Dispatch::Key(strings::setex)).deny_oom(),
     spec("psetex", 4, Dispatch::Key(strings::psetex)).deny_oom(),
-    spec("setnx", 3, Dispatch::Key(strings::setnx)).deny_oom(),
-    spec("getset", 3, Dispatch::Key(strings::getset)).deny_oom(),
-    spec("getdel", 2, Dispatch::Key(strings::getdel)),
-    spec("getex", -2, Dispatch::Key(strings::getex)),
-    spec("append", 3, Dispatch::Key(strings::append)).deny_oom(),
+    spec("setnx", 3, Dispatch::Key(strings::setnx))
+        .deny_oom()
+        .fast(),
+    spec("getset", 3, Dispatch::Key(strings::getset))
+        .deny_oom()
+        .fast(),
+    spec("getdel", 2, Dispatch::Key(strings::getdel)).fast(),
+    spec("getex", -2, Dispatch::Key(strings::getex)).fast(),
+    spec("append", 3, Dispatch::Key(strings::append))
+        .deny_oom()
+        .fast(),
     spec("setrange", 4, Dispatch::Key(strings::setrange)).deny_oom(),
     spec("getrange", 4, Dispatch::Key(strings::getrange)),
     spec("substr", 4, Dispatch::Key(strings::getrange)),
-    spec("strlen", 2, Dispatch::Key(strings::strlen)),
-    spec("incr", 2, Dispatch::Key(counters::incr)).deny_oom(),
-    spec("decr", 2, Dispatch::Key(counters::decr)).deny_oom(),
-    spec("incrby", 3, Dispatch::Key(counters::incrby)).deny_oom(),
-    spec("decrby", 3, Dispatch::Key(counters::decrby)).deny_oom(),
-    spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat)).deny_oom(),
+    spec("strlen", 2, Dispatch::Key(strings::strlen)).fast(),
+    spec("incr", 2, Dispatch::Key(counters::incr))
+        .deny_oom()
+        .fast(),
+    spec("decr", 2, Dispatch::Key(counters::decr))
+        .deny_oom()
+        .fast(),
+    spec("incrby", 3, Dispatch::Key(counters::incrby))
+        .deny_oom()
+        .fast(),
+    spec("decrby", 3, Dispatch::Key(counters::decrby))
+        .deny_oom()
+        .fast(),
+    spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat))
+        .deny_oom()
+        .fast(),
     spec(
         "lcs",
         -3,
@@ -315,7 +369,8 @@ pub static TABLE: &[CommandSpec] = &[
             multikey::mget,
             Cross::Mget,
         ),
-    ),
+    )
+    .fast(),
     spec(
         "mset",
         -3,
@@ -340,10 +395,10 @@ pub static TABLE: &[CommandSpec] = &[
     .deny_oom(),
     // keyspace
     spec("del", -2, Dispatch::KeysCount(keyspace::del)),
-    spec("exists", -2, Dispatch::KeysCount(keyspace::exists)),
-    spec("unlink", -2, Dispatch::KeysCount(keyspace::del)),
-    spec("touch", -2, Dispatch::KeysCount(keyspace::touch)),
-    spec("move", 3, Dispatch::Key(keyspace::move_key)),
+    spec("exists", -2, Dispatch::KeysCount(keyspace::exists)).fast(),
+    spec("unlink", -2, Dispatch::KeysCount(keyspace::del)).fast(),
+    spec("touch", -2, Dispatch::KeysCount(keyspace::touch)).fast(),
+    spec("move", 3, Dispatch::Key(keyspace::move_key)).fast(),
     spec(
         "rename",
         3,
@@ -363,7 +418,8 @@ pub static TABLE: &[CommandSpec] = &[
             keyspace::renamenx,
             Cross::Rename { nx: true },
         ),
-    ),
+    )
+    .fast(),
     spec(
         "copy",
         -3,
@@ -399,9 +455,9 @@ pub static TABLE: &[CommandSpec] = &[
             kind: Scatter::Scan,
         },
     ),
-    spec("type", 2, Dispatch::Key(object::type_)),
-    spec("object", -2, Dispatch::SubKey(object::object)),
-    spec("memory", -2, Dispatch::SubKey(object::memory)),
+    spec("type", 2, Dispatch::Key(object::type_)).fast(),
+    spec("object", -2, Dispatch::SubKey(object::object)).subcommands(object::OBJECT_SUBCOMMANDS),
+    spec("memory", -2, Dispatch::SubKey(object::memory)).subcommands(object::MEMORY_SUBCOMMANDS),
     spec(
         "dbsize",
         1,
@@ -410,7 +466,8 @@ pub static TABLE: &[CommandSpec] = &[
             op: keyspace::dbsize,
             combine: Combine::Sum,
         },
-    ),
+    )
+    .fast(),
     spec(
         "flushdb",
         -1,
@@ -437,19 +494,21 @@ pub static TABLE: &[CommandSpec] = &[
             op: keyspace::swapdb,
             combine: Combine::Ok,
         },
-    ),
+    )
+    .fast(),
     // expire
-    spec("expire", -3, Dispatch::Key(expire::expire)),
-    spec("pexpire", -3, Dispatch::Key(expire::pexpire)),
-    spec("expireat", -3, Dispatch::Key(expire::expireat)),
-    spec("pexpireat", -3, Dispatch::Key(expire::pexpireat)),
-    spec("ttl", 2, Dispatch::Key(expire::ttl)),
-    spec("pttl", 2, Dispatch::Key(expire::pttl)),
-    spec("expiretime", 2, Dispatch::Key(expire::expiretime)),
-    spec("pexpiretime", 2, Dispatch::Key(expire::pexpiretime)),
-    spec("persist", 2, Dispatch::Key(expire::persist)),
+    spec("expire", -3, Dispatch::Key(expire::expire)).fast(),
+    spec("pexpire", -3, Dispatch::Key(expire::pexpire)).fast(),
+    spec("expireat", -3, Dispatch::Key(expire::expireat)).fast(),
+    spec("pexpireat", -3, Dispatch::Key(expire::pexpireat)).fast(),
+    spec("ttl", 2, Dispatch::Key(expire::ttl)).fast(),
+    spec("pttl", 2, Dispatch::Key(expire::pttl)).fast(),
+    spec("expiretime", 2, Dispatch::Key(expire::expiretime)).fast(),
+    spec("pexpiretime", 2, Dispatch::Key(expire::pexpiretime)).fast(),
+    spec("persist", 2, Dispatch::Key(expire::persist)).fast(),
     // server
-    spec("command", -1, Dispatch::Connection(introspection::command)),
+    spec("command", -1, Dispatch::Connection(introspection::command))
+        .subcommands(introspection::SUBCOMMANDS),
     spec("info", -1, Dispatch::Info),
     spec(
         "config",
@@ -458,7 +517,8 @@ pub static TABLE: &[CommandSpec] = &[
             routes: &[("resetstat", Dispatch::Server(ServerOp::ResetStat))],
             otherwise: &Dispatch::Connection(config::config),
         },
-    ),
+    )
+    .subcommands(config::SUBCOMMANDS),
     spec(
         "debug",
         -2,
@@ -479,7 +539,9 @@ pub static TABLE: &[CommandSpec] = &[
             otherwise: &Dispatch::Connection(debug::debug_unknown),
         },
     ),
-    spec("time", 1, Dispatch::Connection(client::time)),
+    spec("time", 1, Dispatch::Connection(client::time)).fast(),
+    spec("slowlog", -2, Dispatch::Server(ServerOp::SlowLog)).subcommands(slowlog::SUBCOMMANDS),
+    spec("latency", -2, Dispatch::Server(ServerOp::Latency)).subcommands(latency::SUBCOMMANDS),
 ];
 
 /// Finds a command by name, case-insensitively.
@@ -621,6 +683,68 @@ mod tests {
                 .windows(b"+denyoom\r\n".len())
                 .any(|w| w == b"+denyoom\r\n");
             assert_eq!(spec.deny_oom, flagged, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn fast_flags_are_redis_ones() {
+        for spec in TABLE {
+            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
+            // The command's own flags come before its first subcommand.
+            let own = docs
+                .info_resp2
+                .split(|&c| c == b'|')
+                .next()
+                .unwrap_or_default();
+            let flagged = own.windows(b"+fast\r\n".len()).any(|w| w == b"+fast\r\n");
+            assert_eq!(spec.fast, flagged, "{}", spec.name);
+        }
+    }
+
+    /// `(name, arity, flags)` of the subcommands in a captured COMMAND INFO.
+    fn captured_subcommands(spec: &CommandSpec) -> Vec<(String, i32, String)> {
+        let docs = captured_docs(spec).expect("docs");
+        let text = String::from_utf8_lossy(docs.info_resp2);
+        let prefix = format!("\r\n{}|", spec.name);
+        text.match_indices(&prefix)
+            .map(|(at, _)| {
+                let mut lines = text[at + 2..].split("\r\n");
+                let name = lines.next().unwrap_or_default();
+                let sub = name.split('|').nth(1).unwrap_or_default().to_string();
+                let arity = lines.next().unwrap_or_default()[1..]
+                    .parse()
+                    .expect("arity");
+                let flags: usize = lines.next().unwrap_or_default()[1..]
+                    .parse()
+                    .expect("flags");
+                let flags = lines.take(flags).collect::<Vec<_>>().join(" ");
+                (sub, arity, flags)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn subcommands_are_redis_ones_with_their_arities() {
+        // Redis 7.2's, which Mayfly has already.
+        const NEWER: &[&str] = &["client|no-touch", "client|setinfo"];
+        for spec in TABLE {
+            let captured = captured_subcommands(spec);
+            assert_eq!(
+                spec.subcommands.is_empty(),
+                captured.is_empty(),
+                "{} is a container in Redis: {captured:?}",
+                spec.name
+            );
+            for &(sub, arity) in spec.subcommands {
+                if NEWER.contains(&format!("{}|{sub}", spec.name).as_str()) {
+                    continue;
+                }
+                let found = captured.iter().find(|(name, _, _)| name == sub);
+                let (_, redis_arity, flags) =
+                    found.unwrap_or_else(|| panic!("{}|{sub} is not Redis's", spec.name));
+                assert_eq!(arity, *redis_arity, "{}|{sub}", spec.name);
+                assert!(!flags.contains("+fast"), "{}|{sub} is fast", spec.name);
+            }
         }
     }
 

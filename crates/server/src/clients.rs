@@ -1,5 +1,6 @@
 //! The clients connected to this shard, for CLIENT LIST and CLIENT KILL, and
-//! the commands that need every shard's registry or must run one at a time.
+//! the commands that need every shard's registry or state (SLOWLOG and
+//! LATENCY merge every thread's log) or must run one at a time.
 //!
 //! Each shard thread keeps a registry of its own connections (a thread-local
 //! `BTreeMap` by id: one executor per thread, so no locks). A connection
@@ -77,24 +78,24 @@ pub(crate) fn sync(client: &Client) {
     });
 }
 
-/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT or DEBUG SLEEP for `client` and
-/// appends the reply to `out`. Malformed calls are answered by the
-/// connection commands, with their errors.
+/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, DEBUG SLEEP, SLOWLOG or
+/// LATENCY for `client` and appends the reply to `out`. Malformed calls
+/// are answered by the connection commands, with their errors.
 pub(crate) async fn run(
     reactor: &Reactor,
     client: &mut Client,
     facts: &ServerFacts,
-    args: Args,
+    args: &Args,
     op: ServerOp,
     out: &mut Vec<u8>,
 ) {
     sync(client);
     let now = store::now_millis();
     let mut enc = ReplyEncoder::new(out, client.protocol);
-    match (op, client_query(&args)) {
+    match (op, client_query(args)) {
         (ServerOp::ClientList, Some(ClientQuery::List(filter))) => {
             let mut text = list_local(&filter, now);
-            for part in on_other_shards(reactor, list_part, &args).await {
+            for part in on_other_shards(reactor, list_part, args).await {
                 text.extend_from_slice(&part);
             }
             enc.verbatim("txt", &order_lines(&filter, &text));
@@ -117,17 +118,43 @@ pub(crate) async fn run(
         }
         (ServerOp::ResetStat, _) if args.len() == 2 => {
             commands::reset_stats(&mut reactor.state.borrow_mut().ctx(0, now));
-            on_other_shards(reactor, resetstat_part, &args).await;
+            on_other_shards(reactor, resetstat_part, args).await;
             reactor
                 .process
                 .peak_memory
                 .store(0, std::sync::atomic::Ordering::Relaxed);
             enc.ok();
         }
-        (ServerOp::ResetStat, _) => commands::config_command(&args, client, facts, &mut enc),
-        (ServerOp::DebugSleep, _) => commands::debug_sleep(&args, client, facts, &mut enc),
-        _ => commands::client_command(&args, client, facts, &mut enc),
+        (ServerOp::ResetStat, _) => commands::config_command(args, client, facts, &mut enc),
+        (ServerOp::DebugSleep, _) => commands::debug_sleep(args, client, facts, &mut enc),
+        (ServerOp::SlowLog, _) => {
+            let parts = on_every_shard(reactor, commands::slowlog_part, args).await;
+            commands::slowlog_reply(args, &parts, &mut enc);
+        }
+        (ServerOp::Latency, _) => {
+            let parts = on_every_shard(reactor, commands::latency_part, args).await;
+            commands::latency_reply(args, &parts, &mut enc);
+        }
+        _ => commands::client_command(args, client, facts, &mut enc),
     }
+}
+
+/// Runs `f` with `args` on this shard, then on every other; returns each
+/// one's reply bytes (shards that are shutting down are left out).
+async fn on_every_shard(reactor: &Reactor, f: KeyFn, args: &Args) -> Vec<Vec<u8>> {
+    let mut here = Vec::new();
+    {
+        let mut state = reactor.state.borrow_mut();
+        let mut ctx = state.ctx(0, store::now_millis());
+        f(
+            args,
+            &mut ctx,
+            &mut ReplyEncoder::new(&mut here, Protocol::Resp2),
+        );
+    }
+    let mut parts = on_other_shards(reactor, f, args).await;
+    parts.push(here);
+    parts
 }
 
 /// Runs `f` with `args` on every other shard; returns each one's reply
@@ -140,6 +167,7 @@ async fn on_other_shards(reactor: &Reactor, f: KeyFn, args: &Args) -> Vec<Vec<u8
             db: 0,
             protocol: Protocol::Resp2,
             args: args.clone(),
+            command: None,
         };
         if let Some(ticket) = reactor.send(shard, Work::batch(vec![job])).await {
             tickets.push(ticket);

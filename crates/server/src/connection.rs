@@ -10,8 +10,8 @@ use crate::mesh::Ticket;
 use crate::reactor::Reactor;
 use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
-    lookup, render_info, unknown_command_error, Checks, Client, Combine, CommandError, Dispatch,
-    ProcessStats, ShardStats, SETTINGS,
+    lookup, render_info, unknown_command_error, Checks, Client, Combine, CommandError, CommandId,
+    Dispatch, ProcessStats, ShardStats, Stopwatch, SETTINGS,
 };
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -19,7 +19,6 @@ use resp::{Args, ParseStatus, Protocol, ReplyEncoder, RequestParser};
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use store::UnixMillis;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -47,7 +46,8 @@ enum Step {
 
 enum GatherKind {
     Combine(Combine),
-    Info(Args),
+    /// INFO, accounted for once its reply is rendered.
+    Info(Args, CommandId),
 }
 
 /// A batch being planned and executed; reused across reads, with every
@@ -145,10 +145,12 @@ impl Batch {
         });
     }
 
-    fn ready_error(&mut self, protocol: Protocol, text: &str) {
+    /// Answers an error; returns its bytes.
+    fn ready_error(&mut self, protocol: Protocol, text: &str) -> &[u8] {
         let start = self.local.len();
         ReplyEncoder::new(&mut self.local, protocol).error(text);
         self.steps.push(Step::Ready(start..self.local.len()));
+        &self.local[start..]
     }
 }
 
@@ -227,16 +229,17 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         if !requests.is_empty() {
             reactor.active_batches.set(reactor.active_batches.get() + 1);
             // CLIENT LIST's `idle=`; its `cmd=` is noted as commands are planned.
-            // The batch's commands run at this time too: one clock read per batch.
-            client.last_interaction = store::now_millis();
-            let now = client.last_interaction;
+            // The batch's commands run at this time too: one clock read per
+            // batch, which also starts the first command's timing.
+            let watch = Stopwatch::start();
+            client.last_interaction = watch.unix_millis();
             let batch = &mut batch;
             execute(
                 &reactor,
                 &mut client,
                 batch,
                 &mut parser,
-                now,
+                watch,
                 &mut requests,
                 &mut out,
             )
@@ -250,7 +253,10 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
             .as_ref()
             .filter(|_| !client.close_after_reply && !client.reply.suppressed())
         {
+            let start = out.len();
             ReplyEncoder::new(&mut out, client.protocol).error(&e.reply_text());
+            let stats = &mut reactor.state.borrow_mut().stats;
+            stats.commands.record_error(&out[start..]);
         }
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
@@ -321,47 +327,104 @@ fn set_keepalive(stream: &TcpStream, secs: u64) {
 /// A command whose keys span shards runs as a transaction, which takes
 /// several round trips: the commands before it are executed and answered
 /// first, then it, then the planning goes on with the rest.
-/// Commands run at `now` (unix ms); executed requests go back to `parser`
-/// for reuse.
+/// Commands run at the time `watch` read (unix ms), which times them;
+/// executed requests go back to `parser` for reuse.
 async fn execute(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
     parser: &mut RequestParser,
-    mut now: UnixMillis,
+    mut watch: Stopwatch,
     requests: &mut Vec<Args>,
     out: &mut Vec<u8>,
 ) {
     let mut rest = requests.drain(..);
     loop {
-        let (planned, transaction) = plan(reactor, client, batch, &mut rest);
+        let (planned, transaction) = plan(reactor, client, batch, &mut watch, &mut rest);
         reactor.state.borrow_mut().stats.commands_processed += planned as u64;
-        run_planned(reactor, batch, now, out).await;
+        run_planned(reactor, client, batch, &mut watch, out).await;
         batch.recycle(parser);
-        let Some(((dispatch, args), silent)) = transaction else {
+        let Some(((dispatch, args, command), silent)) = transaction else {
             break;
         };
-        // What follows a deferred command (DEBUG SLEEP, say) runs after it.
-        now = store::now_millis();
+        // Its time starts now, not while the commands before it ran; and
+        // what follows it (DEBUG SLEEP, say) runs after it.
+        watch.lap();
         let start = out.len();
         match dispatch {
             Dispatch::Server(op) => {
-                crate::clients::run(reactor, client, &reactor.facts, args, op, out).await;
+                crate::clients::run(reactor, client, &reactor.facts, &args, op, out).await;
             }
             _ => {
                 let db = client.db as u32;
-                crate::cross::run(reactor, dispatch, db, client.protocol, args, out).await;
+                crate::cross::run(reactor, dispatch, db, client.protocol, &args, out).await;
             }
         }
+        account(reactor, client, &mut watch, command, &args, &out[start..]);
         if silent {
             out.truncate(start);
         }
     }
 }
 
+/// Accounts for `command`, which just ran on this thread with `args` and
+/// replied `reply`: its counters, its latency sample, and its slow log
+/// entry if it took long enough. Its time is `watch`'s lap.
+fn account(
+    reactor: &Reactor,
+    client: &Client,
+    watch: &mut Stopwatch,
+    command: CommandId,
+    args: &Args,
+    reply: &[u8],
+) {
+    let nanos = watch.lap();
+    let stats = &mut reactor.state.borrow_mut().stats;
+    if commands::command_done(&mut stats.commands, watch, command, nanos, reply) {
+        commands::slowlog_record(args, nanos, watch.unix_millis() / 1000, client);
+    }
+}
+
+/// Answers `error` for `command`, which ran here, and failed, in a check
+/// before it was sent anywhere.
+fn fail(
+    reactor: &Reactor,
+    client: &Client,
+    batch: &mut Batch,
+    watch: &mut Stopwatch,
+    command: CommandId,
+    error: &CommandError,
+    args: &Args,
+) {
+    let reply = batch.ready_error(client.protocol, &error.to_string());
+    account(reactor, client, watch, command, args, reply);
+}
+
+/// Refuses a command before it runs with `error`, counting a rejected call
+/// of `command` (none: an unknown command or subcommand) and the error.
+fn refuse(
+    reactor: &Reactor,
+    batch: &mut Batch,
+    protocol: Protocol,
+    command: Option<CommandId>,
+    error: &CommandError,
+) {
+    let reply = batch.ready_error(protocol, &error.to_string());
+    let stats = &mut reactor.state.borrow_mut().stats;
+    stats.commands.record_refusal(command, reply);
+}
+
 /// Sends the planned jobs (one message per remote shard), runs the local
-/// ones, and assembles every planned step's reply into `out`.
-async fn run_planned(reactor: &Reactor, batch: &mut Batch, now: UnixMillis, out: &mut Vec<u8>) {
+/// ones (timed by `watch`), enters the slow ones of every shard in this
+/// thread's slow log, and assembles every planned step's reply into `out`.
+async fn run_planned(
+    reactor: &Reactor,
+    client: &Client,
+    batch: &mut Batch,
+    watch: &mut Stopwatch,
+    out: &mut Vec<u8>,
+) {
+    let now = watch.unix_millis();
     for shard in (0..reactor.shards).filter(|&s| s != reactor.id) {
         if !batch.jobs[shard].is_empty() {
             let work = Work::Batch {
@@ -375,11 +438,15 @@ async fn run_planned(reactor: &Reactor, batch: &mut Batch, now: UnixMillis, out:
     }
     let local = reactor.id;
     if !batch.jobs[local].is_empty() {
+        if !batch.tickets.is_empty() {
+            // Sending to the other shards is no local job's time.
+            watch.lap();
+        }
         let mut reply = batch.spare_reply();
         let ran = reactor
             .state
             .borrow_mut()
-            .try_run(&batch.jobs[local], now, &mut reply);
+            .try_run(&batch.jobs[local], now, watch, &mut reply);
         let jobs = std::mem::take(&mut batch.jobs[local]);
         if ran {
             reply.jobs = jobs;
@@ -394,7 +461,15 @@ async fn run_planned(reactor: &Reactor, batch: &mut Batch, now: UnixMillis, out:
     for (shard, ticket) in batch.tickets.drain(..) {
         batch.replies[shard] = Some(reactor.wait(ticket).await);
     }
-    assemble(reactor, batch, out);
+    for reply in batch.replies.iter().flatten() {
+        for slow in &reply.slow {
+            if let Some(job) = reply.jobs.get(slow.index) {
+                let time = watch.unix_millis() / 1000;
+                commands::slowlog_record(&job.args, slow.nanos, time, client);
+            }
+        }
+    }
+    assemble(reactor, client, batch, watch, out);
     batch.steps.clear();
     batch.parts.clear();
     batch.local.clear();
@@ -402,7 +477,7 @@ async fn run_planned(reactor: &Reactor, batch: &mut Batch, now: UnixMillis, out:
 
 /// A command to run after the steps before it are answered: a transaction,
 /// or a command the server runs itself.
-type Deferred = (Dispatch, Args);
+type Deferred = (Dispatch, Args, CommandId);
 
 /// Plans requests in order until one must be deferred (returned, with
 /// whether CLIENT REPLY silences it); also returns how many commands were
@@ -411,6 +486,7 @@ fn plan(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
+    watch: &mut Stopwatch,
     requests: &mut impl Iterator<Item = Args>,
 ) -> (usize, Option<(Deferred, bool)>) {
     let mut planned = 0;
@@ -420,7 +496,7 @@ fn plan(
             continue; // after QUIT nothing else runs
         }
         let steps = batch.steps.len();
-        let deferred = plan_one(reactor, client, batch, args, &mut planned);
+        let deferred = plan_one(reactor, client, batch, watch, args, &mut planned);
         // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
         let silent = client.reply.suppressed();
         client.reply.command_done();
@@ -435,11 +511,13 @@ fn plan(
     (planned, None)
 }
 
-/// Plans one request: its step, or the command to defer.
+/// Plans one request: its step, or the command to defer. A command that
+/// runs here (a connection command, or one refused) is timed by `watch`.
 fn plan_one(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
+    watch: &mut Stopwatch,
     args: Args,
     planned: &mut usize,
 ) -> Option<Deferred> {
@@ -448,20 +526,43 @@ fn plan_one(
     let spec = lookup(args.get(0));
     commands::set_full_name(&mut client.last_cmd, spec, &args);
     let Some(spec) = spec else {
-        batch.ready_error(protocol, &unknown_command_error(&args).to_string());
+        refuse(
+            reactor,
+            batch,
+            protocol,
+            None,
+            &unknown_command_error(&args),
+        );
         return None;
     };
-    if let Err(e) = spec.check_arity(args.len()) {
-        batch.ready_error(protocol, &e.to_string());
-        return None;
-    }
-    // As Redis: looked up and arity-checked first, then refused before AUTH.
+    // As Redis: the command and subcommand looked up and their arity
+    // checked first, then refused before AUTH, then above maxmemory.
+    let command = match CommandId::resolve(spec, &args) {
+        Ok(command) => command,
+        Err(refusal) => {
+            let error = refusal.error(&args);
+            refuse(reactor, batch, protocol, refusal.command(), &error);
+            return None;
+        }
+    };
     if !client.authenticated && !spec.no_auth {
-        batch.ready_error(protocol, &CommandError::NoAuth.to_string());
+        refuse(
+            reactor,
+            batch,
+            protocol,
+            Some(command),
+            &CommandError::NoAuth,
+        );
         return None;
     }
     if spec.deny_oom && batch.over_maxmemory() {
-        batch.ready_error(protocol, &CommandError::OutOfMemory.to_string());
+        refuse(
+            reactor,
+            batch,
+            protocol,
+            Some(command),
+            &CommandError::OutOfMemory,
+        );
         return None;
     }
     // Redis counts commands that were looked up and passed the arity check.
@@ -477,6 +578,7 @@ fn plan_one(
         db,
         protocol,
         args,
+        command: Some(command),
     };
     match dispatch {
         Dispatch::Connection(f) => {
@@ -488,6 +590,14 @@ fn plan_one(
                 &mut ReplyEncoder::new(&mut batch.local, protocol),
             );
             batch.steps.push(Step::Ready(start..batch.local.len()));
+            account(
+                reactor,
+                client,
+                watch,
+                command,
+                &args,
+                &batch.local[start..],
+            );
         }
         Dispatch::Key(_) | Dispatch::SubKey(_) => {
             let key = match dispatch {
@@ -502,12 +612,12 @@ fn plan_one(
             let sum = GatherKind::Combine(Combine::Sum);
             match single_shard(args.iter().skip(1), shards) {
                 Some(shard) => batch.gather(protocol, sum, [(shard, job(args))]),
-                None => return Some((dispatch, args)),
+                None => return Some((dispatch, args, command)),
             }
         }
         Dispatch::Multi { validate, keys, .. } => {
             if let Err(e) = validate(&args, &checks) {
-                batch.ready_error(protocol, &e.to_string());
+                fail(reactor, client, batch, watch, command, &e, &args);
                 return None;
             }
             match single_shard(keys.keys(&args), shards) {
@@ -515,7 +625,7 @@ fn plan_one(
                     let index = batch.push_job(shard, job(args));
                     batch.steps.push(Step::Job { shard, index });
                 }
-                None => return Some((dispatch, args)),
+                None => return Some((dispatch, args, command)),
             }
         }
         Dispatch::AllShards {
@@ -524,20 +634,28 @@ fn plan_one(
             Ok(()) if shards == 1 => {
                 batch.gather(protocol, GatherKind::Combine(combine), [(0, job(args))])
             }
-            Ok(()) => return Some((dispatch, args)),
-            Err(e) => batch.ready_error(protocol, &e.to_string()),
+            Ok(()) => return Some((dispatch, args, command)),
+            Err(e) => fail(reactor, client, batch, watch, command, &e, &args),
         },
         Dispatch::Info => {
-            let jobs = (0..shards).map(|shard| (shard, job(Args::new())));
-            batch.gather(protocol, GatherKind::Info(args), jobs)
+            let jobs = (0..shards).map(|shard| {
+                let part = Job {
+                    command: None,
+                    ..job(Args::new())
+                };
+                (shard, part)
+            });
+            batch.gather(protocol, GatherKind::Info(args, command), jobs)
         }
-        Dispatch::Server(_) => return Some((dispatch, args)),
+        Dispatch::Server(_) => return Some((dispatch, args, command)),
         Dispatch::Scatter { validate, .. } => match validate(&args, &checks) {
-            Ok(()) => return Some((dispatch, args)),
-            Err(e) => batch.ready_error(protocol, &e.to_string()),
+            Ok(()) => return Some((dispatch, args, command)),
+            Err(e) => fail(reactor, client, batch, watch, command, &e, &args),
         },
         // `route` never returns a Sub.
-        Dispatch::Sub { .. } => batch.ready_error(protocol, "ERR unknown subcommand"),
+        Dispatch::Sub { .. } => {
+            batch.ready_error(protocol, "ERR unknown subcommand");
+        }
     }
     None
 }
@@ -549,8 +667,15 @@ fn single_shard<'a>(mut keys: impl Iterator<Item = &'a [u8]>, shards: usize) -> 
         .then_some(first)
 }
 
-/// Writes every step's reply, in request order, into `out`.
-fn assemble(reactor: &Reactor, batch: &Batch, out: &mut Vec<u8>) {
+/// Writes every step's reply, in request order, into `out` (rendering INFO,
+/// timed by `watch`, on the way).
+fn assemble(
+    reactor: &Reactor,
+    client: &Client,
+    batch: &Batch,
+    watch: &mut Stopwatch,
+    out: &mut Vec<u8>,
+) {
     let outcome = |shard: usize, index: usize| {
         batch.replies[shard]
             .as_ref()
@@ -570,34 +695,36 @@ fn assemble(reactor: &Reactor, batch: &Batch, out: &mut Vec<u8>) {
                 parts,
                 protocol,
                 kind,
-            } => {
-                let mut enc = ReplyEncoder::new(out, *protocol);
-                match kind {
-                    GatherKind::Combine(combine) => {
-                        let mut sum = 0i64;
-                        for &(shard, index) in &batch.parts[parts.clone()] {
-                            if let Some((_, JobOutcome::Int(n))) = outcome(shard, index) {
-                                sum += n;
-                            }
-                        }
-                        match combine {
-                            Combine::Sum => enc.integer(sum),
-                            Combine::Ok => enc.ok(),
+            } => match kind {
+                GatherKind::Combine(combine) => {
+                    let mut enc = ReplyEncoder::new(out, *protocol);
+                    let mut sum = 0i64;
+                    for &(shard, index) in &batch.parts[parts.clone()] {
+                        if let Some((_, JobOutcome::Int(n))) = outcome(shard, index) {
+                            sum += n;
                         }
                     }
-                    GatherKind::Info(args) => {
-                        let stats: Vec<ShardStats> = batch.parts[parts.clone()]
-                            .iter()
-                            .filter_map(|&(shard, index)| match outcome(shard, index) {
-                                Some((_, JobOutcome::Stats(s))) => Some((**s).clone()),
-                                _ => None,
-                            })
-                            .collect();
-                        let text = render_info(args, &stats, &process_stats(reactor));
-                        enc.verbatim("txt", text.as_bytes());
+                    match combine {
+                        Combine::Sum => enc.integer(sum),
+                        Combine::Ok => enc.ok(),
                     }
                 }
-            }
+                GatherKind::Info(args, command) => {
+                    // Its time is its rendering's, not the other shards' replies'.
+                    watch.lap();
+                    let stats: Vec<ShardStats> = batch.parts[parts.clone()]
+                        .iter()
+                        .filter_map(|&(shard, index)| match outcome(shard, index) {
+                            Some((_, JobOutcome::Stats(s))) => Some((**s).clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    let text = render_info(args, &stats, &process_stats(reactor));
+                    let start = out.len();
+                    ReplyEncoder::new(out, *protocol).verbatim("txt", text.as_bytes());
+                    account(reactor, client, watch, *command, args, &out[start..]);
+                }
+            },
         }
     }
 }

@@ -17,27 +17,27 @@ pub(crate) async fn run(
     dispatch: Dispatch,
     db: u32,
     protocol: Protocol,
-    args: Args,
+    args: &Args,
     out: &mut Vec<u8>,
 ) {
     let mut enc = ReplyEncoder::new(out, protocol);
     let done = match dispatch {
-        Dispatch::KeysCount(f) => count(reactor, f, db, &args, &mut enc).await,
+        Dispatch::KeysCount(f) => count(reactor, f, db, args, &mut enc).await,
         Dispatch::AllShards { op, combine, .. } => {
-            broadcast(reactor, op, combine, db, &args, &mut enc).await
+            broadcast(reactor, op, combine, db, args, &mut enc).await
         }
         Dispatch::Multi { cross, .. } => match cross {
-            Cross::Mget => mget(reactor, db, &args, &mut enc).await,
-            Cross::Mset => mset(reactor, db, &args, &mut enc).await,
-            Cross::Msetnx => msetnx(reactor, db, &args, &mut enc).await,
-            Cross::Rename { nx } => rename(reactor, db, &args, nx, &mut enc).await,
-            Cross::Copy => copy(reactor, db, &args, &mut enc).await,
-            Cross::Lcs => lcs(reactor, db, &args, &mut enc).await,
+            Cross::Mget => mget(reactor, db, args, &mut enc).await,
+            Cross::Mset => mset(reactor, db, args, &mut enc).await,
+            Cross::Msetnx => msetnx(reactor, db, args, &mut enc).await,
+            Cross::Rename { nx } => rename(reactor, db, args, nx, &mut enc).await,
+            Cross::Copy => copy(reactor, db, args, &mut enc).await,
+            Cross::Lcs => lcs(reactor, db, args, &mut enc).await,
         },
         Dispatch::Scatter { kind, .. } => match kind {
-            Scatter::Keys => keys(reactor, db, &args, &mut enc).await,
+            Scatter::Keys => keys(reactor, db, args, &mut enc).await,
             Scatter::RandomKey => randomkey(reactor, db, &mut enc).await,
-            Scatter::Scan => scan(reactor, db, &args, &mut enc).await,
+            Scatter::Scan => scan(reactor, db, args, &mut enc).await,
         },
         Dispatch::Key(_)
         | Dispatch::SubKey(_)

@@ -20,7 +20,9 @@
 //! involves one shard keeps its fast path, and nobody observes a transaction
 //! half done: its keys are locked on every shard before any of its hops runs.
 
-use commands::{CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats, Take};
+use commands::{
+    CommandId, CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats, Stopwatch, Take,
+};
 use hashbrown::HashMap;
 use resp::{Args, Protocol, ReplyEncoder};
 use std::collections::VecDeque;
@@ -38,6 +40,20 @@ pub(crate) struct Job {
     pub db: u32,
     pub protocol: Protocol,
     pub args: Args,
+    /// The command it runs, accounted for where it runs (INFO's
+    /// `commandstats`); None for a server's internal job (a shard's part
+    /// of INFO, CLIENT LIST ...).
+    pub command: Option<CommandId>,
+}
+
+/// A job that took at least `slowlog-log-slower-than`: the client's thread
+/// enters it in its slow log (it knows the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlowJob {
+    /// The job's index in its batch.
+    pub index: usize,
+    /// How long it took.
+    pub nanos: u64,
 }
 
 /// One step of a transaction's hop on one shard.
@@ -129,6 +145,8 @@ pub(crate) struct BatchReply {
     pub outcomes: Vec<JobOutcome>,
     /// The jobs of a [`Work::Batch`], returned for reuse (else empty).
     pub jobs: Vec<Job>,
+    /// The jobs that go to the slow log (empty, unallocated, as a rule).
+    pub slow: Vec<SlowJob>,
 }
 
 impl BatchReply {
@@ -144,6 +162,7 @@ impl BatchReply {
         self.buf.clear();
         self.outcomes.clear();
         self.jobs.clear();
+        self.slow.clear();
     }
 }
 
@@ -276,14 +295,20 @@ impl ShardState {
     }
 
     /// Runs `jobs` at `now` into `reply` at once if no lock stands in their
-    /// way (the fast path of every single-shard command); false, with
-    /// nothing run, if some of them must wait.
-    pub fn try_run(&mut self, jobs: &[Job], now: UnixMillis, reply: &mut BatchReply) -> bool {
+    /// way (the fast path of every single-shard command), timing each with
+    /// `watch`; false, with nothing run, if some of them must wait.
+    pub fn try_run(
+        &mut self,
+        jobs: &[Job],
+        now: UnixMillis,
+        watch: &mut Stopwatch,
+        reply: &mut BatchReply,
+    ) -> bool {
         if !self.queue.is_empty() && jobs.iter().any(|job| self.blocked(job, self.last_txid)) {
             return false;
         }
         for job in jobs {
-            self.run_job(job, now, reply);
+            self.run_job(job, now, watch, reply);
         }
         true
     }
@@ -402,12 +427,13 @@ impl ShardState {
 
     /// Runs a parked batch's jobs until one must still wait; true when all ran.
     fn run_parked(&mut self, parked: &mut Parked) -> bool {
-        let now = store::now_millis();
+        let mut watch = Stopwatch::start();
+        let now = watch.unix_millis();
         while let Some(job) = parked.jobs.get(parked.next) {
             if self.blocked(job, parked.barrier) {
                 return false;
             }
-            self.run_job(job, now, &mut parked.reply);
+            self.run_job(job, now, &mut watch, &mut parked.reply);
             parked.next += 1;
         }
         true
@@ -480,7 +506,15 @@ impl ShardState {
         }
     }
 
-    fn run_job(&mut self, job: &Job, now: UnixMillis, reply: &mut BatchReply) {
+    /// Runs `job` at `now` and accounts for it: its duration is the lap of
+    /// `watch`, which the previous job (or the batch's start) began.
+    fn run_job(
+        &mut self,
+        job: &Job,
+        now: UnixMillis,
+        watch: &mut Stopwatch,
+        reply: &mut BatchReply,
+    ) {
         let outcome = match job.dispatch {
             Dispatch::Key(f) | Dispatch::SubKey(f) | Dispatch::Multi { whole: f, .. } => {
                 let start = reply.buf.len();
@@ -500,6 +534,17 @@ impl ShardState {
             | Dispatch::Server(_)
             | Dispatch::Scatter { .. } => JobOutcome::Int(0),
         };
+        let nanos = watch.lap();
+        if let Some(id) = job.command {
+            let text = match &outcome {
+                JobOutcome::Reply(range) => reply.buf.get(range.clone()).unwrap_or_default(),
+                _ => &[],
+            };
+            if commands::command_done(&mut self.stats.commands, watch, id, nanos, text) {
+                let index = reply.outcomes.len();
+                reply.slow.push(SlowJob { index, nanos });
+            }
+        }
         reply.outcomes.push(outcome);
     }
 
@@ -540,11 +585,14 @@ impl ShardState {
         }
     }
 
-    /// Active expiry: reclaims up to the tick's budget of due keys.
+    /// Active expiry: reclaims up to the tick's budget of due keys. A tick
+    /// of `latency-monitor-threshold` ms or more is an `expire-cycle`
+    /// latency sample, as Redis's `activeExpireCycle`.
     pub fn expire_tick(&mut self) {
         if !self.settings.active_expire {
             return;
         }
+        let started = std::time::Instant::now();
         let now = store::now_millis();
         let mut budget = EXPIRE_BUDGET_PER_TICK;
         for db in self.dbs.iter_mut() {
@@ -554,6 +602,8 @@ impl ShardState {
             let outcome = db.expire_due(now, budget);
             budget -= outcome.expired.min(budget);
         }
+        let elapsed = started.elapsed().as_millis() as u64;
+        commands::add_sample_if_needed(commands::LatencyEvent::ExpireCycle, elapsed);
     }
 }
 
@@ -568,6 +618,7 @@ mod tests {
             dispatch: spec.route(&args),
             db: 0,
             protocol: Protocol::Resp2,
+            command: commands::CommandId::resolve(spec, &args).ok(),
             args,
         }
     }
@@ -599,8 +650,9 @@ mod tests {
     fn try_run(shard: &mut ShardState, parts: &[&str]) -> Option<BatchReply> {
         let mut reply = BatchReply::default();
         let now = store::now_millis();
+        let mut watch = Stopwatch::start();
         shard
-            .try_run(&[job(parts)], now, &mut reply)
+            .try_run(&[job(parts)], now, &mut watch, &mut reply)
             .then_some(reply)
     }
 
@@ -630,6 +682,40 @@ mod tests {
         assert_eq!(reply.buf.as_ptr(), buf, "the sender's buffer is filled");
         assert_eq!(reply.jobs.len(), 2, "the jobs come back for reuse");
         assert_eq!((shard.stats.peer_batches, shard.stats.peer_jobs), (1, 2));
+    }
+
+    #[test]
+    fn jobs_are_counted_where_they_run_and_slow_ones_reported() {
+        let mut shard = ShardState::new(16, store::SEGMENTS);
+        let jobs = [
+            job(&["SET", "k", "v"]),
+            job(&["INCR", "k"]),
+            Job {
+                command: None,
+                ..job(&["GET", "k"])
+            },
+        ];
+        let mut reply = BatchReply::default();
+        // Every command is slow from 0 µs on.
+        let mut watch = Stopwatch::with_thresholds(0, 0);
+        assert!(shard.try_run(&jobs, store::now_millis(), &mut watch, &mut reply));
+        let slow: Vec<usize> = reply.slow.iter().map(|s| s.index).collect();
+        assert_eq!(slow, [0, 1], "the internal job is not a command");
+        let mut text = String::new();
+        shard.stats.commands.render_commandstats(&mut text);
+        let calls: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(",usec=").next().unwrap_or_default())
+            .collect();
+        assert_eq!(calls, ["cmdstat_set:calls=1", "cmdstat_incr:calls=1"]);
+        assert!(text.contains("cmdstat_incr:calls=1,") && text.ends_with("failed_calls=1\r\n"));
+        assert_eq!(shard.stats.commands.error_replies(), 1);
+        // Nothing is slow without a threshold, and the list stays unallocated.
+        let mut reply = BatchReply::default();
+        let mut watch = Stopwatch::with_thresholds(-1, 0);
+        assert!(shard.try_run(&jobs, store::now_millis(), &mut watch, &mut reply));
+        assert_eq!(reply.slow.capacity(), 0);
     }
 
     #[test]

@@ -1,0 +1,493 @@
+//! The slow log (SLOWLOG GET / LEN / RESET / HELP): commands that took at
+//! least `slowlog-log-slower-than` µs, newest first, at most
+//! `slowlog-max-len`, as Redis's `slowlog.c`: each entry has an id, the
+//! unix time, the duration in µs, the arguments (at most 32, the last
+//! replaced by `... (N more arguments)`; each cut at 128 bytes with
+//! `... (N more bytes)`; passwords replaced by `(redacted)`), and the
+//! client's address and name.
+//!
+//! Each thread keeps the entries of its own clients (a thread-local: one
+//! executor per thread, no locks). A key command that ran on another shard
+//! is reported back with its batch's reply and entered by the client's
+//! thread, which knows the client. Ids come from one process-wide counter,
+//! touched only when a command is slow. The server asks every shard for
+//! its part ([`slowlog_part`]) and merges them ([`slowlog_reply`]): the
+//! log a client sees is the newest `slowlog-max-len` entries of all
+//! threads, newest (highest id) first. A shard's entries are recorded once
+//! its batch has run, so a client that renames itself later in the same
+//! pipeline shows its new name on them.
+
+use crate::error::{reply_error, subcommand_syntax_error};
+use crate::number::parse_i64;
+use crate::{Client, CommandError, ShardCtx};
+use resp::{Args, ReplyEncoder};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Arguments an entry keeps (`SLOWLOG_ENTRY_MAX_ARGC`).
+const MAX_ARGS: usize = 32;
+/// Bytes of an argument an entry keeps (`SLOWLOG_ENTRY_MAX_STRING`).
+const MAX_ARG_BYTES: usize = 128;
+
+/// The next entry's id, for every thread.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// One slow command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    id: u64,
+    /// Unix seconds when it ended.
+    time: u64,
+    /// Microseconds it took.
+    duration: u64,
+    args: Vec<Vec<u8>>,
+    /// The client's `ip:port`.
+    addr: String,
+    /// The client's name, or empty.
+    name: Vec<u8>,
+}
+
+impl Entry {
+    /// The entry as SLOWLOG GET replies it (the same in RESP2 and RESP3).
+    fn encode(&self, enc: &mut ReplyEncoder) {
+        enc.array_len(6);
+        enc.integer(self.id as i64);
+        enc.integer(self.time as i64);
+        enc.integer(self.duration as i64);
+        enc.array_len(self.args.len());
+        for arg in &self.args {
+            enc.bulk(arg);
+        }
+        enc.bulk(self.addr.as_bytes());
+        enc.bulk(&self.name);
+    }
+}
+
+thread_local! {
+    /// This thread's entries, newest first.
+    static LOG: RefCell<VecDeque<Entry>> = const { RefCell::new(VecDeque::new()) };
+}
+
+fn max_len() -> usize {
+    usize::try_from(crate::SETTINGS.slowlog_max_len.load(Relaxed)).unwrap_or(usize::MAX)
+}
+
+/// Enters `args`, run by `client` for `nanos` and ended at unix second
+/// `time`, in this thread's slow log (the caller found it slow enough).
+pub fn record(args: &Args, nanos: u64, time: u64, client: &Client) {
+    let redacted = redacted(args);
+    let kept = args.len().min(MAX_ARGS);
+    let mut entry_args = Vec::with_capacity(kept);
+    for (i, arg) in args.iter().take(kept).enumerate() {
+        let arg = if kept != args.len() && i == kept - 1 {
+            format!("... ({} more arguments)", args.len() - kept + 1).into_bytes()
+        } else if redacted.contains(&i) {
+            b"(redacted)".to_vec()
+        } else if arg.len() > MAX_ARG_BYTES {
+            let mut cut = arg[..MAX_ARG_BYTES].to_vec();
+            cut.extend_from_slice(
+                format!("... ({} more bytes)", arg.len() - MAX_ARG_BYTES).as_bytes(),
+            );
+            cut
+        } else {
+            arg.to_vec()
+        };
+        entry_args.push(arg);
+    }
+    let entry = Entry {
+        id: NEXT_ID.fetch_add(1, Relaxed),
+        time,
+        duration: nanos / 1000,
+        args: entry_args,
+        addr: client.addr.clone(),
+        name: client.name.clone().unwrap_or_default(),
+    };
+    LOG.with(|log| {
+        let mut log = log.borrow_mut();
+        log.push_front(entry);
+        log.truncate(max_len());
+    });
+}
+
+/// The positions of the arguments that Redis hides from the slow log (and
+/// from MONITOR) as `(redacted)`: AUTH's user and password (when it has at
+/// most three arguments), HELLO's AUTH user and password (those read
+/// before a bad option), and CONFIG SET's values of `requirepass`,
+/// `masterauth` and `masteruser` (when its arguments come in pairs).
+pub fn redacted(args: &Args) -> Vec<usize> {
+    let name = args.get(0);
+    let argc = args.len();
+    let is = |i: usize, word: &str| args.get(i).eq_ignore_ascii_case(word.as_bytes());
+    if name.eq_ignore_ascii_case(b"auth") {
+        return if argc <= 3 {
+            (1..argc).collect()
+        } else {
+            Vec::new()
+        };
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        let mut hidden = Vec::new();
+        if argc < 2 || !parse_i64(args.get(1)).is_some_and(|v| (2..=3).contains(&v)) {
+            return hidden;
+        }
+        let mut j = 2;
+        while j < argc {
+            let more = argc - 1 - j;
+            if is(j, "auth") && more >= 2 {
+                hidden.extend([j + 1, j + 2]);
+                j += 3;
+            } else if is(j, "setname") && more >= 1 {
+                j += 2;
+            } else {
+                break;
+            }
+        }
+        return hidden;
+    }
+    if name.eq_ignore_ascii_case(b"config") && argc >= 4 && argc.is_multiple_of(2) && is(1, "set") {
+        const SENSITIVE: [&str; 3] = ["requirepass", "masterauth", "masteruser"];
+        return (2..argc)
+            .step_by(2)
+            .filter(|&i| SENSITIVE.iter().any(|p| is(i, p)))
+            .map(|i| i + 1)
+            .collect();
+    }
+    Vec::new()
+}
+
+/// SLOWLOG's subcommands and their arities.
+pub(crate) const SUBCOMMANDS: &[(&str, i32)] =
+    &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)];
+
+const HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// What a SLOWLOG call asks.
+enum Query {
+    /// The newest `n` entries.
+    Get(usize),
+    Len,
+    Reset,
+    Help,
+}
+
+/// Parses SLOWLOG's arguments (the subcommand and its count were checked).
+fn parse(args: &Args) -> Result<Query, CommandError> {
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"get" if args.len() <= 3 => {
+            let count = match args.iter().nth(2) {
+                None => 10,
+                Some(count) => match parse_i64(count) {
+                    Some(-1) => usize::MAX,
+                    Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                    _ => {
+                        return Err(CommandError::Other(
+                            "ERR count should be greater than or equal to -1".into(),
+                        ))
+                    }
+                },
+            };
+            Ok(Query::Get(count))
+        }
+        b"len" => Ok(Query::Len),
+        b"reset" => Ok(Query::Reset),
+        b"help" => Ok(Query::Help),
+        _ => Err(subcommand_syntax_error(args)),
+    }
+}
+
+/// SLOWLOG's part on one shard (the server runs it on every shard, this
+/// one included, then [`slowlog_reply`]): GET answers this thread's newest
+/// entries, each as its id (an integer) then the entry as it is replied;
+/// LEN answers their count; RESET empties the log.
+pub fn slowlog_part(args: &Args, _: &mut ShardCtx, enc: &mut ReplyEncoder) {
+    LOG.with(|log| match parse(args) {
+        Ok(Query::Get(count)) => {
+            for entry in log.borrow().iter().take(count.min(max_len())) {
+                enc.integer(entry.id as i64);
+                entry.encode(enc);
+            }
+        }
+        Ok(Query::Len) => enc.integer(log.borrow().len() as i64),
+        Ok(Query::Reset) => log.borrow_mut().clear(),
+        Ok(Query::Help) | Err(_) => {}
+    });
+}
+
+/// The entries of GET parts: (id, the entry's reply bytes).
+fn entries(part: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = part;
+    while let Some(after_colon) = rest.strip_prefix(b":") {
+        let Some(eol) = after_colon.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let Some(id) = parse_i64(&after_colon[..eol]) else {
+            break;
+        };
+        let entry = &after_colon[eol + 2..];
+        let Some(len) = value_len(entry) else {
+            break;
+        };
+        out.push((id as u64, &entry[..len]));
+        rest = &entry[len..];
+    }
+    out
+}
+
+/// The length of the RESP value (arrays, integers and bulk strings) that
+/// `buf` starts with; None if it is cut short or malformed.
+fn value_len(buf: &[u8]) -> Option<usize> {
+    let eol = buf.windows(2).position(|w| w == b"\r\n")?;
+    let n = parse_i64(buf.get(1..eol)?)?;
+    let mut len = eol + 2;
+    match buf.first()? {
+        b':' => {}
+        b'$' if n >= 0 => len += usize::try_from(n).ok()? + 2,
+        b'*' => {
+            for _ in 0..n.max(0) {
+                len += value_len(buf.get(len..)?)?;
+            }
+        }
+        _ => return None,
+    }
+    (len <= buf.len()).then_some(len)
+}
+
+/// SLOWLOG GET [count] | LEN | RESET | HELP, from every shard's part (see
+/// [`slowlog_part`]).
+pub fn slowlog_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
+    match parse(args) {
+        Ok(Query::Get(count)) => {
+            let mut all: Vec<(u64, &[u8])> = parts.iter().flat_map(|p| entries(p)).collect();
+            all.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
+            all.truncate(count.min(max_len()));
+            enc.array_len(all.len());
+            for (_, entry) in all {
+                enc.buffer().extend_from_slice(entry);
+            }
+        }
+        Ok(Query::Len) => {
+            let len: i64 = parts
+                .iter()
+                .filter_map(|p| p.strip_prefix(b":"))
+                .filter_map(|p| parse_i64(p.strip_suffix(b"\r\n").unwrap_or(p)))
+                .sum();
+            enc.integer(len.min(i64::try_from(max_len()).unwrap_or(i64::MAX)));
+        }
+        Ok(Query::Reset) => enc.ok(),
+        Ok(Query::Help) => crate::client::reply_help(enc, HELP),
+        Err(e) => reply_error(enc, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::run_connection;
+    use resp::Protocol;
+
+    fn client() -> Client {
+        let mut client = Client::new(7);
+        client.addr = "127.0.0.1:5000".into();
+        client
+    }
+
+    /// Runs SLOWLOG over this thread's part.
+    fn slowlog(parts: &[&str]) -> String {
+        String::from_utf8_lossy(&run_connection(parts).0).into_owned()
+    }
+
+    /// The entries' arguments, without ids and times.
+    fn logged_args(reply: &str) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        let mut rest = reply.as_bytes();
+        let header = rest.iter().position(|&c| c == b'\n').map_or(0, |p| p + 1);
+        rest = &rest[header..];
+        while let Some(len) = value_len(rest) {
+            let entry = &rest[..len];
+            let text = String::from_utf8_lossy(entry).into_owned();
+            let lines: Vec<&str> = text.split("\r\n").collect();
+            // *6, :id, :time, :duration, *n, then n bulks (2 lines each).
+            let n: usize = lines[4][1..].parse().expect("an array");
+            out.push((0..n).map(|i| lines[6 + 2 * i].to_string()).collect());
+            rest = &rest[len..];
+        }
+        out
+    }
+
+    #[test]
+    fn entries_are_cut_and_redacted_as_redis() {
+        let c = client();
+        let many: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        let mut del = vec!["DEL"];
+        del.extend(many.iter().map(String::as_str));
+        record(&Args::from_slices(&del), 1_000, 1, &c);
+        let long = "x".repeat(200);
+        record(&Args::from_slices(&["SET", &long, "v"]), 1_000, 1, &c);
+        record(&Args::from_slices(&["auth", "user", "pw"]), 1_000, 1, &c);
+        record(&Args::from_slices(&["auth", "a", "b", "c"]), 1_000, 1, &c);
+        record(
+            &Args::from_slices(&["hello", "3", "SETNAME", "n", "AUTH", "u", "p", "x"]),
+            1_000,
+            1,
+            &c,
+        );
+        record(
+            &Args::from_slices(&["hello", "4", "auth", "u", "p"]),
+            1_000,
+            1,
+            &c,
+        );
+        record(
+            &Args::from_slices(&["config", "set", "REQUIREPASS", "a", "maxmemory", "1"]),
+            1_000,
+            1,
+            &c,
+        );
+        record(
+            &Args::from_slices(&["config", "set", "requirepass", "a", "x"]),
+            1_000,
+            1,
+            &c,
+        );
+        let logged = logged_args(&slowlog(&["SLOWLOG", "GET", "-1"]));
+        let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(logged[7].len(), 32);
+        assert_eq!(logged[7][30], "k29");
+        assert_eq!(logged[7][31], "... (10 more arguments)");
+        assert_eq!(
+            logged[6][1],
+            format!("{}... (72 more bytes)", "x".repeat(128))
+        );
+        assert_eq!(logged[5], strs(&["auth", "(redacted)", "(redacted)"]));
+        assert_eq!(logged[4], strs(&["auth", "a", "b", "c"]));
+        assert_eq!(
+            logged[3],
+            strs(&[
+                "hello",
+                "3",
+                "SETNAME",
+                "n",
+                "AUTH",
+                "(redacted)",
+                "(redacted)",
+                "x"
+            ])
+        );
+        assert_eq!(logged[2], strs(&["hello", "4", "auth", "u", "p"]));
+        assert_eq!(
+            logged[1],
+            strs(&[
+                "config",
+                "set",
+                "REQUIREPASS",
+                "(redacted)",
+                "maxmemory",
+                "1"
+            ])
+        );
+        assert_eq!(logged[0], strs(&["config", "set", "requirepass", "a", "x"]));
+    }
+
+    #[test]
+    fn get_len_reset_and_errors() {
+        let c = client();
+        for i in 0..12 {
+            record(
+                &Args::from_slices(&["GET", &i.to_string()]),
+                25_000,
+                1_700_000_000,
+                &c,
+            );
+        }
+        assert_eq!(slowlog(&["SLOWLOG", "LEN"]), ":12\r\n");
+        let ten = slowlog(&["SLOWLOG", "GET"]);
+        assert!(ten.starts_with("*10\r\n*6\r\n:"), "{ten}");
+        assert!(ten.contains(":1700000000\r\n:25\r\n*2\r\n$3\r\nGET\r\n$2\r\n11\r\n$14\r\n127.0.0.1:5000\r\n$0\r\n\r\n"));
+        assert_eq!(logged_args(&slowlog(&["slowlog", "get", "2"])).len(), 2);
+        assert_eq!(slowlog(&["slowlog", "get", "0"]), "*0\r\n");
+        for bad in ["-2", "abc", "+1"] {
+            assert_eq!(
+                slowlog(&["SLOWLOG", "GET", bad]),
+                "-ERR count should be greater than or equal to -1\r\n"
+            );
+        }
+        assert_eq!(
+            slowlog(&["SLOWLOG", "get", "1", "2"]),
+            "-ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.\r\n"
+        );
+        assert!(slowlog(&["SLOWLOG", "HELP"]).starts_with("*12\r\n+SLOWLOG <subcommand>"));
+        assert_eq!(slowlog(&["SLOWLOG", "RESET"]), "+OK\r\n");
+        assert_eq!(slowlog(&["SLOWLOG", "LEN"]), ":0\r\n");
+    }
+
+    #[test]
+    fn parts_merge_newest_first_up_to_max_len() {
+        let mut parts = Vec::new();
+        for ids in [[5u64, 2], [7, 1]] {
+            let mut out = Vec::new();
+            let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
+            for id in ids {
+                let entry = Entry {
+                    id,
+                    time: 1,
+                    duration: 2,
+                    args: vec![b"ping".to_vec()],
+                    addr: "a".into(),
+                    name: b"n".to_vec(),
+                };
+                enc.integer(id as i64);
+                entry.encode(&mut enc);
+            }
+            parts.push(out);
+        }
+        let mut out = Vec::new();
+        let args = Args::from_slices(&["SLOWLOG", "GET", "3"]);
+        slowlog_reply(
+            &args,
+            &parts,
+            &mut ReplyEncoder::new(&mut out, Protocol::Resp2),
+        );
+        let ids: Vec<String> = String::from_utf8_lossy(&out)
+            .split("*6\r\n:")
+            .skip(1)
+            .map(|e| e.split("\r\n").next().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(ids, ["7", "5", "2"]);
+        let lens = [b":70\r\n".to_vec(), b":80\r\n".to_vec()];
+        let mut out = Vec::new();
+        let args = Args::from_slices(&["SLOWLOG", "LEN"]);
+        slowlog_reply(
+            &args,
+            &lens,
+            &mut ReplyEncoder::new(&mut out, Protocol::Resp2),
+        );
+        assert_eq!(out, b":128\r\n", "the default slowlog-max-len");
+    }
+
+    #[test]
+    fn value_lengths() {
+        assert_eq!(value_len(b":12\r\nrest"), Some(5));
+        assert_eq!(value_len(b"$3\r\nabc\r\n"), Some(9));
+        assert_eq!(value_len(b"*2\r\n$1\r\na\r\n:1\r\n"), Some(15));
+        assert_eq!(value_len(b"$3\r\nab"), None);
+        assert_eq!(value_len(b"*2\r\n:1\r\n"), None);
+        assert_eq!(value_len(b"+OK\r\n"), None);
+    }
+}
