@@ -1,6 +1,6 @@
 //! Mayfly's commands: the declarative command table and one module per command
 //! family (strings, counters, lcs, object, keyspace, expire, connection, client, config, debug,
-//! introspection), each parsing
+//! introspection, monitor), each parsing
 //! its arguments with Redis 7's exact errors and executing on one shard's data.
 //!
 //! This crate decides *what* a command does; the `server` crate decides
@@ -22,6 +22,7 @@ mod introspection;
 mod keyspace;
 mod lcs;
 mod long_double;
+mod monitor;
 mod multikey;
 mod number;
 mod object;
@@ -40,9 +41,13 @@ pub use config::{memory_value, reset_stats};
 pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::CommandError;
-pub use info::{render_info, ProcessStats, ShardStats};
+pub use info::{
+    human_bytes, render_info, CpuTime, DbStats, InstantMetric, ProcessStats, RecentPeak,
+    ShardStats, MAYFLY_ONLY,
+};
 pub use keyspace::{parse_copy, put_key, take_key, CopyArgs, Take};
 pub use lcs::lcs_reply;
+pub use monitor::{monitor as monitor_command, monitor_args, monitor_line, refused_to_monitors};
 pub use multikey::{mget_part, mset_part, msetnx_existing};
 pub use object::debug_object;
 pub use scan::{
@@ -51,8 +56,8 @@ pub use scan::{
 };
 pub use settings::{Settings, SETTINGS};
 pub use table::{
-    lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
-    KeyFn, KeyRange, Scatter, ServerOp, TABLE,
+    cross_protocol_attack, lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec,
+    CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, TABLE,
 };
 
 use store::{Databases, UnixMillis};

@@ -93,6 +93,9 @@ pub enum ServerOp {
     /// DEBUG SLEEP: after the commands before it have run (it blocks its
     /// shard's thread, as Redis blocks its server).
     DebugSleep,
+    /// MONITOR: after the commands before it, so that the server plans the
+    /// rest of the batch as a monitoring client's.
+    Monitor,
 }
 
 /// How the results of a broadcast command are combined into one reply.
@@ -480,6 +483,7 @@ pub static TABLE: &[CommandSpec] = &[
         },
     ),
     spec("time", 1, Dispatch::Connection(client::time)),
+    spec("monitor", 1, Dispatch::Server(ServerOp::Monitor)),
 ];
 
 /// Finds a command by name, case-insensitively.
@@ -534,6 +538,13 @@ pub fn unknown_command_error(args: &Args) -> CommandError {
     CommandError::Other(format!(
         "ERR unknown command '{name}', with args beginning with: {rest}"
     ))
+}
+
+/// Whether a command named `name` is an HTTP request line or header sent
+/// to the RESP port (`POST`, `Host:`), which Redis takes for a
+/// cross-protocol scripting attack and answers by closing the connection.
+pub fn cross_protocol_attack(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
 }
 
 fn truncate(s: &[u8], max: usize) -> &[u8] {

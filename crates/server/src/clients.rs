@@ -77,7 +77,7 @@ pub(crate) fn sync(client: &Client) {
     });
 }
 
-/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT or DEBUG SLEEP for `client` and
+/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, DEBUG SLEEP or MONITOR for `client` and
 /// appends the reply to `out`. Malformed calls are answered by the
 /// connection commands, with their errors.
 pub(crate) async fn run(
@@ -117,6 +117,7 @@ pub(crate) async fn run(
         }
         (ServerOp::ResetStat, _) if args.len() == 2 => {
             commands::reset_stats(&mut reactor.state.borrow_mut().ctx(0, now));
+            crate::mesh::reset_traffic();
             on_other_shards(reactor, resetstat_part, &args).await;
             reactor
                 .process
@@ -126,6 +127,7 @@ pub(crate) async fn run(
         }
         (ServerOp::ResetStat, _) => commands::config_command(&args, client, facts, &mut enc),
         (ServerOp::DebugSleep, _) => commands::debug_sleep(&args, client, facts, &mut enc),
+        (ServerOp::Monitor, _) => commands::monitor_command(&args, client, facts, &mut enc),
         _ => commands::client_command(&args, client, facts, &mut enc),
     }
 }
@@ -175,6 +177,7 @@ fn kill_part(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 /// CONFIG RESETSTAT's part on another shard.
 fn resetstat_part(_: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     commands::reset_stats(ctx);
+    crate::mesh::reset_traffic();
     enc.ok();
 }
 
