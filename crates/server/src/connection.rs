@@ -305,8 +305,12 @@ async fn serve_resp(
         if let Some(watch) = watch.as_ref().filter(|_| !client.close_after_reply) {
             watch.feed().take_into(&mut out);
         }
-        if !out.is_empty() && !reactor.write(stream, &mut out).await {
-            break;
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            reactor.count_write(out.len());
+            out.clear();
         }
         if protocol_error.is_some() || client.close_after_reply {
             break;
@@ -415,8 +419,9 @@ async fn execute(
     let mut rest = requests.drain(..);
     loop {
         let (planned, transaction) = plan(reactor, client, batch, &mut rest);
-        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
         run_planned(reactor, batch, now, out).await;
+        // Counted once run, as Redis: an INFO does not count itself.
+        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
         batch.recycle(parser);
         let Some(((dispatch, args), silent)) = transaction else {
             break;

@@ -216,12 +216,18 @@ impl Reactor {
         self.state.borrow_mut().stats.count_read(bytes, buffered);
     }
 
-    /// Writes all of `out` to `stream`, counts it (INFO's net output) and
-    /// empties `out`; false if the connection failed.
+    /// Counts a connection's write of `bytes` (INFO's net output).
+    #[inline]
+    pub fn count_write(&self, bytes: usize) {
+        self.state.borrow_mut().stats.count_write(bytes);
+    }
+
+    /// Writes all of `out` to `stream`, counts it and empties `out`; false
+    /// if the connection failed.
     pub async fn write(&self, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
         let written = stream.write_all(out).await.is_ok();
         if written {
-            self.state.borrow_mut().stats.count_write(out.len());
+            self.count_write(out.len());
         }
         out.clear();
         written
