@@ -360,12 +360,16 @@ fn counters_agree_with_redis() {
     assert_eq!(deltas[0][..5], deltas[1][..5], "the same counts as Redis");
 }
 
+/// A Mayfly of 2 shards of our own: its own figures are checked (none
+/// with an external server).
+fn own_mayfly() -> Option<Server> {
+    let s = Server::start(&["--threads", "2"]);
+    (!common::skip_if_external()).then_some(s)
+}
+
 #[test]
 fn avg_ttl_is_the_mean_time_left() {
-    let s = Server::start(&["--threads", "2"]);
-    if common::skip_if_external() {
-        return;
-    }
+    let Some(s) = own_mayfly() else { return };
     let mut c = s.client();
     assert_cmd!(c, ["SET", "a", "1", "EX", "100"], b"+OK\r\n");
     assert_cmd!(c, ["SET", "b", "1", "EX", "300"], b"+OK\r\n");
@@ -381,10 +385,7 @@ fn avg_ttl_is_the_mean_time_left() {
 
 #[test]
 fn shards_section_counts_each_shard() {
-    let s = Server::start(&["--threads", "2"]);
-    if common::skip_if_external() {
-        return;
-    }
+    let Some(s) = own_mayfly() else { return };
     let mut c = s.client();
     let shards_info = |c: &mut Client| info(c, &["shards"]);
     let field = |text: &str, name: &str| {

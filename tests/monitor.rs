@@ -116,6 +116,12 @@ const OTHERS: &[&[&str]] = &[
     &["PING"],
 ];
 
+/// A Mayfly of 2 shards and a redis-server (`None` where it is not installed).
+fn both() -> Option<(Server, RedisServer)> {
+    let s = Server::start(&["--threads", "2"]);
+    Some((s, RedisServer::start()?))
+}
+
 /// What a monitor is shown of [`OTHERS`] (from a RESP2 client, `c`), of a
 /// RESP3 client's commands (`r3`) and of a last ECHO (`last`): each
 /// client's lines in order (the order between clients is best effort).
@@ -163,10 +169,7 @@ fn shown_of_others(port: u16) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn a_monitor_sees_what_redis_shows() {
-    let s = Server::start(&["--threads", "2"]);
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
+    let Some((s, redis)) = both() else { return };
     let ours = shown_of_others(s.port());
     let theirs = shown_of_others(redis.port);
     assert_eq!(ours, theirs);
@@ -241,10 +244,7 @@ fn own_exchange(port: u16) -> Vec<String> {
 
 #[test]
 fn a_monitor_may_send_what_redis_allows() {
-    let s = Server::start(&["--threads", "2"]);
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
+    let Some((s, redis)) = both() else { return };
     let ours = own_exchange(s.port());
     let theirs = own_exchange(redis.port);
     assert_eq!(ours, theirs);
