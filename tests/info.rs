@@ -455,3 +455,48 @@ fn shards_section_counts_each_shard() {
     assert_eq!(field(&text, "ops"), [0, 0]);
     assert_eq!(field(&text, "keys").iter().sum::<u64>(), stored);
 }
+
+/// INFO of a `mayfly` started with `args`, and `NOTIFY_SOCKET` set or not.
+fn info_of_process(args: &[&str], notify_socket: Option<&str>) -> String {
+    let port = common::free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mayfly"));
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(args)
+        .env_remove("NOTIFY_SOCKET");
+    if let Some(path) = notify_socket {
+        command.env("NOTIFY_SOCKET", path);
+    }
+    let mut process = common::Process::spawn(&mut command).expect("spawn mayfly");
+    let mut client = None;
+    let up = wait_for(Duration::from_secs(10), || {
+        client = Client::try_connect(port).ok();
+        client.is_some()
+    });
+    assert!(up, "mayfly did not serve: {}", process.output());
+    let text = info(client.as_mut().expect("connected"), &["everything"]);
+    process.stop();
+    text
+}
+
+#[test]
+fn mode_and_supervision_are_reported_as_redis_does() {
+    if common::skip_if_external() {
+        return;
+    }
+    let plain = info_of_process(&["--threads", "1"], None);
+    assert_eq!(info_field(&plain, "redis_mode"), Some("standalone"));
+    assert_eq!(info_field(&plain, "cluster_enabled"), Some("0"));
+    assert_eq!(info_field(&plain, "process_supervised"), Some("no"));
+    assert_eq!(info_field(&plain, "shards"), Some("1"));
+    let executable = info_field(&plain, "executable").expect("executable");
+    assert!(executable.ends_with("/mayfly"), "executable:{executable}");
+    assert_eq!(info_field(&plain, "config_file"), Some(""));
+    let cluster = info_of_process(
+        &["--threads", "1", "--cluster-mode", "emulated"],
+        Some("/nonexistent/notify.sock"),
+    );
+    assert_eq!(info_field(&cluster, "redis_mode"), Some("cluster"));
+    assert_eq!(info_field(&cluster, "cluster_enabled"), Some("1"));
+    assert_eq!(info_field(&cluster, "process_supervised"), Some("systemd"));
+}
