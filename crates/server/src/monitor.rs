@@ -15,7 +15,10 @@
 //!
 //! Lines from one connection arrive in order; between connections, and
 //! between shards, the order is best effort (Redis's is the order in which
-//! its one thread ran the commands).
+//! its one thread ran the commands). A monitoring client that reads slowly
+//! has its lines wait in memory without limit, as in Redis (a monitor is a
+//! normal client there, and normal clients' output is not limited by
+//! default).
 
 use crate::reactor::Reactor;
 use std::cell::RefCell;
