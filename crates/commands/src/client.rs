@@ -113,6 +113,8 @@ pub struct ClientInfo {
     pub no_touch: bool,
     /// Closes once its replies are written (QUIT, killed itself).
     pub closing: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
     /// Full name of the last command (`get`, `client|list`); empty: none yet.
     pub last_cmd: String,
 }
@@ -151,6 +153,7 @@ impl ClientInfo {
         self.no_evict = client.no_evict;
         self.no_touch = client.no_touch;
         self.closing = client.close_after_reply;
+        self.monitor = client.monitor;
         self.last_cmd.clone_from(&client.last_cmd);
     }
 
@@ -169,6 +172,9 @@ impl ClientInfo {
         let age = now.saturating_sub(self.created) / 1000;
         let idle = now.saturating_sub(self.last_interaction) / 1000;
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
         if self.closing {
             flags.push('c');
         }
@@ -662,6 +668,7 @@ pub(crate) fn reset(_: &Args, client: &mut Client, facts: &ServerFacts, enc: &mu
     client.name = None;
     client.reply.off = false;
     client.reply.skip_next = false;
+    client.monitor = false;
     let mut enc = ReplyEncoder::new(enc.buffer(), client.protocol);
     enc.simple("RESET");
 }

@@ -318,12 +318,7 @@ fn set(args: &Args) -> Result<(), CommandError> {
 /// section reports (connected clients and key counts stay).
 pub fn reset_stats(ctx: &mut ShardCtx) {
     let stats = &mut *ctx.stats;
-    stats.keyspace_hits = 0;
-    stats.keyspace_misses = 0;
-    stats.commands_processed = 0;
-    stats.connections_received = 0;
-    stats.rejected_connections = 0;
-    stats.commands.reset();
+    stats.reset_counters(ctx.now);
     stats.expired_keys_before_reset = ctx.dbs.iter().map(|(_, db)| db.expired_total()).sum();
 }
 

@@ -46,6 +46,13 @@ pub struct Client {
     /// Whether the client may run commands other than AUTH, HELLO, QUIT and
     /// RESET: always without `--requirepass`, else once it authenticated.
     pub authenticated: bool,
+    /// Set by MONITOR, cleared by RESET: every command run is streamed to
+    /// this client, and it may not touch the keyspace.
+    pub monitor: bool,
+    /// Sent `POST` or `Host:` as a command (an HTTP request sent to Redis's
+    /// port by a cross-protocol attack): closed at once, and nothing it
+    /// asked in that read is answered, as Redis's `securityWarningCommand`.
+    pub aborted: bool,
 }
 
 impl Client {
@@ -69,6 +76,8 @@ impl Client {
             last_interaction: 0,
             last_cmd: String::new(),
             authenticated: true,
+            monitor: false,
+            aborted: false,
         }
     }
 }

@@ -54,6 +54,9 @@ pub enum CommandError {
     StringTooLong,
     /// `ERR value is not a valid float`
     NotAFloat,
+    /// A command over the keyspace from a MONITOR client (which Redis
+    /// flags as a replica).
+    ReplicaKeyspace,
     /// Any other error text, already complete (code included).
     Other(String),
 }
@@ -119,6 +122,9 @@ impl fmt::Display for CommandError {
                 f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
             }
             CommandError::NotAFloat => f.write_str("ERR value is not a valid float"),
+            CommandError::ReplicaKeyspace => {
+                f.write_str("ERR Replica can't interact with the keyspace")
+            }
             CommandError::Other(text) => f.write_str(text),
         }
     }

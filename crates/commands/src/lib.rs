@@ -1,6 +1,6 @@
 //! Mayfly's commands: the declarative command table and one module per command
 //! family (strings, counters, lcs, object, keyspace, expire, connection, client, config, debug,
-//! introspection, slowlog, latency), each parsing
+//! introspection, slowlog, latency, monitor), each parsing
 //! its arguments with Redis 7's exact errors and executing on one shard's data.
 //!
 //! This crate decides *what* a command does; the `server` crate decides
@@ -25,6 +25,7 @@ mod keyspace;
 mod latency;
 mod lcs;
 mod long_double;
+mod monitor;
 mod multikey;
 mod number;
 mod object;
@@ -48,10 +49,14 @@ pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::{subcommand_syntax_error, CommandError};
 pub use histogram::{bucket_upper_bound, LatencyHistogram};
-pub use info::{render_info, ProcessStats, ShardStats};
+pub use info::{
+    human_bytes, render_info, CpuTime, DbStats, InstantMetric, ProcessStats, RecentPeak,
+    ShardStats, MAYFLY_ONLY,
+};
 pub use keyspace::{parse_copy, put_key, take_key, CopyArgs, Take};
 pub use latency::{add_sample_if_needed, latency_part, latency_reply, Event as LatencyEvent};
 pub use lcs::lcs_reply;
+pub use monitor::{monitor as monitor_command, monitor_args, monitor_line, refused_to_monitors};
 pub use multikey::{mget_part, mset_part, msetnx_existing};
 pub use object::debug_object;
 pub use scan::{
@@ -62,8 +67,8 @@ pub use settings::{Settings, SETTINGS};
 pub use slowlog::record as slowlog_record;
 pub use slowlog::{redacted as redacted_args, slowlog_part, slowlog_reply};
 pub use table::{
-    lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec, CountFn, Cross, Dispatch,
-    KeyFn, KeyRange, Scatter, ServerOp, TABLE,
+    cross_protocol_attack, lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec,
+    CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, TABLE,
 };
 
 use store::{Databases, UnixMillis};

@@ -97,6 +97,9 @@ pub enum ServerOp {
     SlowLog,
     /// LATENCY: every shard's latency samples.
     Latency,
+    /// MONITOR: after the commands before it, so that the server plans the
+    /// rest of the batch as a monitoring client's.
+    Monitor,
 }
 
 /// How the results of a broadcast command are combined into one reply.
@@ -542,6 +545,7 @@ pub static TABLE: &[CommandSpec] = &[
     spec("time", 1, Dispatch::Connection(client::time)).fast(),
     spec("slowlog", -2, Dispatch::Server(ServerOp::SlowLog)).subcommands(slowlog::SUBCOMMANDS),
     spec("latency", -2, Dispatch::Server(ServerOp::Latency)).subcommands(latency::SUBCOMMANDS),
+    spec("monitor", 1, Dispatch::Server(ServerOp::Monitor)),
 ];
 
 /// Finds a command by name, case-insensitively.
@@ -596,6 +600,13 @@ pub fn unknown_command_error(args: &Args) -> CommandError {
     CommandError::Other(format!(
         "ERR unknown command '{name}', with args beginning with: {rest}"
     ))
+}
+
+/// Whether a command named `name` is an HTTP request line or header sent
+/// to the RESP port (`POST`, `Host:`), which Redis takes for a
+/// cross-protocol scripting attack and answers by closing the connection.
+pub fn cross_protocol_attack(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
 }
 
 fn truncate(s: &[u8], max: usize) -> &[u8] {

@@ -150,6 +150,9 @@ pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (
                 Dispatch::Server(crate::ServerOp::ResetStat) => {
                     crate::config::config(&args, &mut client, &facts, &mut enc)
                 }
+                Dispatch::Server(crate::ServerOp::Monitor) => {
+                    crate::monitor::monitor(&args, &mut client, &facts, &mut enc)
+                }
                 Dispatch::Server(crate::ServerOp::DebugSleep) => {
                     crate::debug::debug_sleep(&args, &mut client, &facts, &mut enc)
                 }

@@ -78,9 +78,10 @@ pub(crate) fn sync(client: &Client) {
     });
 }
 
-/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, DEBUG SLEEP, SLOWLOG or
-/// LATENCY for `client` and appends the reply to `out`. Malformed calls
-/// are answered by the connection commands, with their errors.
+/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, DEBUG SLEEP, SLOWLOG,
+/// LATENCY or MONITOR for `client` and appends the reply to `out`.
+/// Malformed calls are answered by the connection commands, with their
+/// errors.
 pub(crate) async fn run(
     reactor: &Reactor,
     client: &mut Client,
@@ -118,6 +119,7 @@ pub(crate) async fn run(
         }
         (ServerOp::ResetStat, _) if args.len() == 2 => {
             commands::reset_stats(&mut reactor.state.borrow_mut().ctx(0, now));
+            crate::mesh::reset_traffic();
             on_other_shards(reactor, resetstat_part, args).await;
             reactor
                 .process
@@ -135,6 +137,7 @@ pub(crate) async fn run(
             let parts = on_every_shard(reactor, commands::latency_part, args).await;
             commands::latency_reply(args, &parts, &mut enc);
         }
+        (ServerOp::Monitor, _) => commands::monitor_command(args, client, facts, &mut enc),
         _ => commands::client_command(args, client, facts, &mut enc),
     }
 }
@@ -203,6 +206,7 @@ fn kill_part(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 /// CONFIG RESETSTAT's part on another shard.
 fn resetstat_part(_: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
     commands::reset_stats(ctx);
+    crate::mesh::reset_traffic();
     enc.ok();
 }
 

@@ -7,6 +7,8 @@
 //! request order into one write.
 
 use crate::mesh::Ticket;
+use crate::metrics::{self, Opening};
+use crate::monitor::{Feed, Watch};
 use crate::reactor::Reactor;
 use crate::shard::{BatchReply, Job, JobOutcome, Work};
 use commands::{
@@ -154,7 +156,8 @@ impl Batch {
     }
 }
 
-/// Serves one connection until it closes.
+/// Serves one connection until it closes: RESP, or HTTP for Prometheus
+/// (told from its first bytes, see `metrics.rs`).
 pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
     // As Redis, a client over `maxclients` gets an error and is closed
     // before it is given an id or counted as received.
@@ -180,12 +183,35 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
     let mut client = Client::new(id);
     client.authenticated = reactor.facts.open();
     let registration = crate::clients::register(&mut client, &stream);
-    let mut parser = RequestParser::new(max_bulk_len());
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
+    match metrics::opening(&reactor, &mut stream, &mut chunk, &mut input).await {
+        Opening::Resp => serve_resp(&reactor, &mut stream, &mut client, chunk, input).await,
+        Opening::Http => {
+            metrics::serve(&reactor, &mut stream, &mut client, &mut chunk, input).await
+        }
+        Opening::Closed => {}
+    }
+    reactor.state.borrow_mut().stats.connected_clients -= 1;
+    drop(registration); // before the close: CLIENT KILL must not reach a reused fd
+    let _ = stream.close().await;
+}
+
+/// Serves RESP requests, starting with those in `input`, until the
+/// connection closes.
+async fn serve_resp(
+    reactor: &Reactor,
+    stream: &mut TcpStream,
+    client: &mut Client,
+    mut chunk: Vec<u8>,
+    mut input: Vec<u8>,
+) {
+    let mut parser = RequestParser::new(max_bulk_len());
     let mut out: Vec<u8> = Vec::new();
     let mut batch = Batch::new(reactor.shards);
     let mut requests: Vec<Args> = Vec::new();
+    // Set while the client monitors.
+    let mut monitoring: Option<Watch> = None;
     'connection: loop {
         // CONFIG SET proto-max-bulk-len applies to the requests still to come.
         parser.set_max_bulk_len(max_bulk_len());
@@ -210,11 +236,26 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         }
         input.drain(..consumed);
         if requests.is_empty() && protocol_error.is_none() {
-            match stream.read(&mut chunk).await {
+            let read = match monitoring.as_ref() {
+                None => stream.read(&mut chunk).await,
+                Some(watch) => match read_or_lines(stream, &mut chunk, watch.feed()).await {
+                    Some(read) => read,
+                    None => {
+                        watch.feed().take_into(&mut out);
+                        if !reactor.write(stream, &mut out).await {
+                            break 'connection;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let n = *read.as_ref().unwrap_or(&0);
+            let query = input.len() + n + parser.pending_len();
+            reactor.count_read(n, query);
+            match read {
                 Ok(0) | Err(_) => break 'connection,
                 Ok(n) => input.extend_from_slice(&chunk[..n]),
             }
-            let query = input.len() + parser.pending_len();
             if query as u64 > SETTINGS.client_query_buffer_limit.load(Ordering::Relaxed) {
                 // As Redis: logged, and the client is closed without a reply.
                 log::warn!(
@@ -235,8 +276,8 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
             client.last_interaction = watch.unix_millis();
             let batch = &mut batch;
             execute(
-                &reactor,
-                &mut client,
+                reactor,
+                client,
                 batch,
                 &mut parser,
                 watch,
@@ -244,8 +285,17 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
                 &mut out,
             )
             .await;
-            crate::clients::sync(&client);
+            crate::clients::sync(client);
             reactor.active_batches.set(reactor.active_batches.get() - 1);
+            // MONITOR started or RESET ended monitoring.
+            if client.monitor != monitoring.is_some() {
+                monitoring = client.monitor.then(|| Watch::start(reactor, client.id));
+            }
+        }
+        if client.aborted {
+            // Nothing of this read is answered, as Redis.
+            warn_cross_protocol();
+            break;
         }
         // After QUIT nothing else is answered, a protocol error included
         // (nor with CLIENT REPLY OFF).
@@ -258,19 +308,53 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
             let stats = &mut reactor.state.borrow_mut().stats;
             stats.commands.record_error(&out[start..]);
         }
+        if let Some(watch) = monitoring.as_ref().filter(|_| !client.close_after_reply) {
+            watch.feed().take_into(&mut out);
+        }
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
                 break;
             }
+            reactor.count_write(out.len());
             out.clear();
         }
         if protocol_error.is_some() || client.close_after_reply {
             break;
         }
     }
-    reactor.state.borrow_mut().stats.connected_clients -= 1;
-    drop(registration); // before the close: CLIENT KILL must not reach a reused fd
-    let _ = stream.close().await;
+}
+
+/// Waits for the socket (its read's result) or for MONITOR lines to send
+/// (`None`), whichever comes first. A read dropped unfinished loses
+/// nothing: glommio keeps its readiness poll in the stream.
+async fn read_or_lines(
+    stream: &mut TcpStream,
+    chunk: &mut [u8],
+    feed: &Feed,
+) -> Option<std::io::Result<usize>> {
+    futures_lite::future::or(async { Some(stream.read(chunk).await) }, async {
+        feed.ready().await;
+        None
+    })
+    .await
+}
+
+/// Redis's log line for a cross-protocol attack, at most once a minute.
+fn warn_cross_protocol() {
+    static LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = store::now_millis() / 1000;
+    let last = LOGGED.load(Ordering::Relaxed);
+    if now.abs_diff(last) > 60
+        && LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        log::warn!(
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: \
+             commands to Redis. This is likely due to an attacker attempting to use Cross \
+             Protocol Scripting to compromise your Redis instance. Connection aborted."
+        );
+    }
 }
 
 /// One of the `maxclients` connections the process may have, given back
@@ -341,8 +425,9 @@ async fn execute(
     let mut rest = requests.drain(..);
     loop {
         let (planned, transaction) = plan(reactor, client, batch, &mut watch, &mut rest);
-        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
         run_planned(reactor, client, batch, &mut watch, out).await;
+        // Counted once run, as Redis: an INFO does not count itself.
+        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
         batch.recycle(parser);
         let Some(((dispatch, args, command), silent)) = transaction else {
             break;
@@ -489,31 +574,77 @@ fn plan(
     watch: &mut Stopwatch,
     requests: &mut impl Iterator<Item = Args>,
 ) -> (usize, Option<(Deferred, bool)>) {
+    // What MONITOR costs a batch while nobody monitors: this one load.
+    if client.monitor || reactor.process.monitors.active() {
+        plan_requests::<true>(reactor, client, batch, watch, requests)
+    } else {
+        plan_requests::<false>(reactor, client, batch, watch, requests)
+    }
+}
+
+/// [`plan`]'s loop. `WATCHED`: someone monitors, so every command that
+/// runs is shown to them, and a monitoring client may not touch keys.
+fn plan_requests<const WATCHED: bool>(
+    reactor: &Reactor,
+    client: &mut Client,
+    batch: &mut Batch,
+    watch: &mut Stopwatch,
+    requests: &mut impl Iterator<Item = Args>,
+) -> (usize, Option<(Deferred, bool)>) {
     let mut planned = 0;
+    let mut deferred = None;
     batch.over_maxmemory = None;
     for args in requests.by_ref() {
         if client.close_after_reply {
             continue; // after QUIT nothing else runs
         }
         let steps = batch.steps.len();
-        let deferred = plan_one(reactor, client, batch, watch, args, &mut planned);
+        let shown = if WATCHED {
+            commands::monitor_args(&args)
+        } else {
+            None
+        };
+        let before = planned;
+        let to_defer = plan_one::<WATCHED>(reactor, client, batch, watch, args, &mut planned);
         // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
         let silent = client.reply.suppressed();
         client.reply.command_done();
-        if let Some(deferred) = deferred {
-            return (planned, Some((deferred, silent)));
-        }
-        if silent && batch.steps.len() > steps {
+        if silent && to_defer.is_none() && batch.steps.len() > steps {
             batch.steps.pop();
             batch.steps.push(Step::Silent);
         }
+        // Shown once it was not refused (Redis shows what it ran).
+        if let Some(shown) = shown.filter(|_| planned > before) {
+            show(client, batch, &shown, silent);
+        }
+        if let Some(to_defer) = to_defer {
+            deferred = Some((to_defer, silent));
+            break;
+        }
     }
-    (planned, None)
+    if WATCHED {
+        crate::monitor::flush(reactor, client.id);
+    }
+    (planned, deferred)
+}
+
+/// Shows a command `client` ran to every monitoring client: its own line
+/// follows its reply, as Redis writes it (unless the reply is silenced or
+/// the client is closing); the others' are queued for delivery.
+fn show(client: &Client, batch: &mut Batch, shown: &[u8], silent: bool) {
+    let line = crate::monitor::line(client, shown);
+    if client.monitor && !silent && !client.close_after_reply {
+        let start = batch.local.len();
+        batch.local.extend_from_slice(&line);
+        batch.steps.push(Step::Ready(start..batch.local.len()));
+    }
+    crate::monitor::publish(&line);
 }
 
 /// Plans one request: its step, or the command to defer. A command that
 /// runs here (a connection command, or one refused) is timed by `watch`.
-fn plan_one(
+/// `WATCHED`: see [`plan_requests`].
+fn plan_one<const WATCHED: bool>(
     reactor: &Reactor,
     client: &mut Client,
     batch: &mut Batch,
@@ -526,6 +657,11 @@ fn plan_one(
     let spec = lookup(args.get(0));
     commands::set_full_name(&mut client.last_cmd, spec, &args);
     let Some(spec) = spec else {
+        if commands::cross_protocol_attack(args.get(0)) {
+            client.aborted = true;
+            client.close_after_reply = true;
+            return None;
+        }
         refuse(
             reactor,
             batch,
@@ -563,6 +699,11 @@ fn plan_one(
             Some(command),
             &CommandError::OutOfMemory,
         );
+        return None;
+    }
+    if WATCHED && client.monitor && commands::refused_to_monitors(&args) {
+        let error = CommandError::ReplicaKeyspace;
+        refuse(reactor, batch, protocol, Some(command), &error);
         return None;
     }
     // Redis counts commands that were looked up and passed the arity check.
@@ -733,17 +874,95 @@ fn shard_unavailable(out: &mut Vec<u8>, shard: usize) {
     out.extend_from_slice(format!("-ERR shard {shard} is shutting down\r\n").as_bytes());
 }
 
-fn process_stats(reactor: &Reactor) -> ProcessStats {
+/// The process's figures for INFO and /metrics, as of now, read on the
+/// thread that serves the asking connection.
+pub(crate) fn process_stats(reactor: &Reactor) -> ProcessStats {
+    use crate::cpu::{usage, Who};
     let p = &reactor.process;
     let used = store::memory::allocated_bytes();
     ProcessStats {
         mayfly_version: env!("CARGO_PKG_VERSION"),
+        os: os_name(),
         port: p.config.port,
+        now_us: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64),
         uptime_seconds: p.started.elapsed().as_secs(),
+        started_unix: p.started_unix,
         run_id: p.run_id.clone(),
+        replid: p.replid.clone(),
         executable: p.executable.clone(),
+        // The configuration file's path comes with the configuration file.
+        config_file: String::new(),
+        supervised_by_systemd: p.supervised,
+        cluster_enabled: p.config.cluster_emulated,
         used_memory: used,
         used_memory_peak: p.peak_memory.fetch_max(used, Ordering::Relaxed).max(used),
+        used_memory_startup: p.startup_memory.load(Ordering::Relaxed),
         used_memory_rss: store::memory::rss_bytes(),
+        total_system_memory: total_system_memory(),
+        cpu: usage(Who::Process),
+        cpu_children: usage(Who::Children),
+        cpu_this_thread: usage(Who::Thread),
     }
+}
+
+/// `uname -s -r -m`, as Redis's INFO `os:`.
+fn os_name() -> String {
+    // SAFETY: uname fills the zeroed struct we own; its fields are
+    // NUL-terminated C strings.
+    unsafe {
+        let mut name: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut name) != 0 {
+            return String::new();
+        }
+        let field = |f: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(f.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!(
+            "{} {} {}",
+            field(&name.sysname),
+            field(&name.release),
+            field(&name.machine)
+        )
+    }
+}
+
+/// The machine's physical memory in bytes, as Redis's `zmalloc_get_memory_size`.
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64).saturating_mul(size.max(0) as u64)
+}
+
+/// Every shard's statistics, by shard number (a shard that is shutting
+/// down is left out), as INFO gathers them: a job on each shard.
+pub(crate) async fn gather_stats(reactor: &Reactor) -> Vec<(usize, ShardStats)> {
+    let mut tickets = Vec::with_capacity(reactor.shards);
+    for shard in 0..reactor.shards {
+        let job = Job {
+            dispatch: Dispatch::Info,
+            db: 0,
+            protocol: Protocol::Resp2,
+            args: Args::new(),
+            command: None,
+        };
+        if let Some(ticket) = reactor.send(shard, Work::batch(vec![job])).await {
+            tickets.push((shard, ticket));
+        }
+    }
+    let mut stats = Vec::with_capacity(tickets.len());
+    for (shard, ticket) in tickets {
+        if let Some(JobOutcome::Stats(s)) = reactor.wait(ticket).await.outcomes.pop() {
+            stats.push((shard, *s));
+        }
+    }
+    stats
 }

@@ -5,14 +5,16 @@
 //! This crate decides *where* commands run and moves their work and replies
 //! between threads; *what* they do lives in `commands`. It owns executors,
 //! listeners, connections, routing, the mesh, background ticks, INFO's
-//! process figures, shutdown and systemd's notifications. Nothing outside
-//! `src/main.rs` depends on it.
+//! process figures, Prometheus's /metrics, MONITOR's delivery, shutdown and
+//! systemd's notifications. Nothing outside `src/main.rs` depends on it.
 
 mod clients;
 mod connection;
 pub mod cpu;
 mod cross;
 mod mesh;
+mod metrics;
+mod monitor;
 mod notify;
 mod reactor;
 mod shard;
@@ -73,7 +75,13 @@ impl std::error::Error for ServerError {}
 pub(crate) struct Process {
     pub config: Config,
     pub started: Instant,
+    /// When it started, unix seconds.
+    pub started_unix: u64,
     pub run_id: String,
+    /// INFO's `master_replid`: random, as a new Redis master's.
+    pub replid: String,
+    /// Started by systemd (`NOTIFY_SOCKET` set).
+    pub supervised: bool,
     pub executable: String,
     pub next_client_id: std::sync::atomic::AtomicU64,
     /// Clients connected now, on every shard (for `maxclients`).
@@ -81,6 +89,10 @@ pub(crate) struct Process {
     /// The last transaction id handed out (ids order multi-shard commands).
     pub next_txid: std::sync::atomic::AtomicU64,
     pub peak_memory: std::sync::atomic::AtomicUsize,
+    /// Bytes allocated once every shard was ready (`used_memory_startup`).
+    pub startup_memory: std::sync::atomic::AtomicUsize,
+    /// Clients in MONITOR mode.
+    pub monitors: monitor::Watchers,
     pub shutdown: shutdown::Shutdown,
     /// Each shard's tick count, for systemd's watchdog.
     pub heartbeats: notify::Heartbeats,
@@ -106,7 +118,12 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let process = Arc::new(Process {
         config: config.clone(),
         started: Instant::now(),
+        started_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
         run_id: run_id(),
+        replid: run_id(),
+        supervised: std::env::var_os("NOTIFY_SOCKET").is_some(),
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
@@ -114,6 +131,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         connected_clients: std::sync::atomic::AtomicU64::new(0),
         next_txid: std::sync::atomic::AtomicU64::new(0),
         peak_memory: std::sync::atomic::AtomicUsize::new(0),
+        startup_memory: std::sync::atomic::AtomicUsize::new(0),
+        monitors: monitor::Watchers::new(config.threads),
         shutdown: shutdown::Shutdown::default(),
         heartbeats: notify::Heartbeats::new(config.threads),
     });
@@ -141,6 +160,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     if !shutdown.wait_until_ready(config.threads) {
         return Err(ServerError::Executor("a shard failed to start".into()));
     }
+    process.startup_memory.store(
+        store::memory::allocated_bytes(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     log::info!(
         "Mayfly {} ready to accept connections on {addr} with {} shards",
         env!("CARGO_PKG_VERSION"),

@@ -5,8 +5,9 @@ use crate::mesh::{Mesh, Msg, Ticket, Tickets};
 use crate::shard::{BatchReply, Finished, ReplyTo, ShardState, Work};
 use crate::{connection, Process};
 use commands::ServerFacts;
+use futures_lite::AsyncWriteExt;
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, TcpStream};
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::os::fd::{FromRawFd, RawFd};
@@ -18,8 +19,10 @@ use std::time::{Duration, Instant};
 /// How often each shard reclaims expired keys and looks for shutdown.
 const TICK: Duration = Duration::from_millis(10);
 /// Ticks between looks for clients idle longer than `timeout` (1 s, as
-/// Redis's client cron).
+/// Redis's client cron); the recent buffer peaks move on at the same pace.
 const IDLE_CHECK_TICKS: u64 = 100;
+/// Ticks between samples of the instantaneous rates (100 ms, as Redis).
+const RATE_SAMPLE_TICKS: u64 = 10;
 /// How long a shard waits for its connections' in-flight batches at shutdown.
 const DRAIN_LIMIT: Duration = Duration::from_millis(1000);
 
@@ -145,6 +148,7 @@ pub(crate) async fn run_shard(
 }
 
 fn serve_peer_message(reactor: &Reactor, msg: Msg) {
+    crate::mesh::count_received();
     match msg {
         Msg::Request { from, ticket, work } => reactor.submit(
             work,
@@ -154,6 +158,7 @@ fn serve_peer_message(reactor: &Reactor, msg: Msg) {
             },
         ),
         Msg::Response { ticket, reply } => reactor.tickets.deliver(ticket, reply),
+        Msg::Monitor(lines) => crate::monitor::deliver(&lines, None),
         Msg::Poke => {}
     }
 }
@@ -203,6 +208,30 @@ impl Reactor {
     pub async fn wait(&self, ticket: Ticket) -> BatchReply {
         self.tickets.wait(ticket).await
     }
+
+    /// Counts a connection's read of `bytes`, after which it holds
+    /// `buffered` unparsed bytes (INFO's net input and buffer figures).
+    #[inline]
+    pub fn count_read(&self, bytes: usize, buffered: usize) {
+        self.state.borrow_mut().stats.count_read(bytes, buffered);
+    }
+
+    /// Counts a connection's write of `bytes` (INFO's net output).
+    #[inline]
+    pub fn count_write(&self, bytes: usize) {
+        self.state.borrow_mut().stats.count_write(bytes);
+    }
+
+    /// Writes all of `out` to `stream`, counts it and empties `out`; false
+    /// if the connection failed.
+    pub async fn write(&self, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+        let written = stream.write_all(out).await.is_ok();
+        if written {
+            self.count_write(out.len());
+        }
+        out.clear();
+        written
+    }
 }
 
 async fn tick(reactor: Rc<Reactor>) {
@@ -211,7 +240,17 @@ async fn tick(reactor: Rc<Reactor>) {
     loop {
         glommio::timer::sleep(TICK).await;
         ticks += 1;
-        reactor.state.borrow_mut().expire_tick();
+        {
+            let mut state = reactor.state.borrow_mut();
+            state.expire_tick();
+            if ticks.is_multiple_of(RATE_SAMPLE_TICKS) {
+                state.stats.sample_rates(store::now_millis());
+            }
+            if ticks.is_multiple_of(IDLE_CHECK_TICKS) {
+                state.stats.input_peak.next_second();
+                state.stats.output_peak.next_second();
+            }
+        }
         if let Some(mesh) = reactor.mesh.as_ref() {
             for peer in peers.due(reactor.id, &reactor.process.heartbeats) {
                 mesh.poke(peer);

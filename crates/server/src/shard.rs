@@ -495,8 +495,11 @@ impl ShardState {
         }
     }
 
-    /// What a command on database `db` may touch at `now`.
+    /// What a command on database `db` may touch at `now`; each is one
+    /// command (or one shard's part of one) run on this shard's data, which
+    /// INFO's `# Shards` counts as `ops`.
     pub fn ctx(&mut self, db: u32, now: UnixMillis) -> ShardCtx<'_> {
+        self.stats.ops += 1;
         ShardCtx {
             dbs: &mut self.dbs,
             db: db as usize,
@@ -526,7 +529,7 @@ impl ShardState {
             Dispatch::AllShards { op, .. } => {
                 JobOutcome::Int(op(&job.args, &mut self.ctx(job.db, now)))
             }
-            Dispatch::Info => JobOutcome::Stats(Box::new(self.stats.snapshot(&self.dbs))),
+            Dispatch::Info => JobOutcome::Stats(self.info_snapshot()),
             // Connection commands never leave their connection's thread,
             // and jobs carry routes already taken.
             Dispatch::Connection(_)
@@ -585,7 +588,18 @@ impl ShardState {
         }
     }
 
-    /// Active expiry: reclaims up to the tick's budget of due keys. A tick
+    /// INFO's figures of this shard, read on its own thread: its counters,
+    /// keyspaces, and what its thread allocated, sent and used.
+    fn info_snapshot(&self) -> Box<ShardStats> {
+        let mut stats = self.stats.snapshot(&self.dbs);
+        stats.memory = store::memory::thread_allocated_bytes();
+        (stats.mesh_sent, stats.mesh_received) = crate::mesh::traffic();
+        stats.cpu = crate::cpu::usage(crate::cpu::Who::Thread);
+        Box::new(stats)
+    }
+
+    /// Active expiry: reclaims up to the tick's budget of due keys, and
+    /// counts the time it took and whether the budget cut it short. A tick
     /// of `latency-monitor-threshold` ms or more is an `expire-cycle`
     /// latency sample, as Redis's `activeExpireCycle`.
     pub fn expire_tick(&mut self) {
@@ -595,15 +609,23 @@ impl ShardState {
         let started = std::time::Instant::now();
         let now = store::now_millis();
         let mut budget = EXPIRE_BUDGET_PER_TICK;
+        let mut cut = false;
         for db in self.dbs.iter_mut() {
             if budget == 0 {
+                cut = true;
                 break;
             }
             let outcome = db.expire_due(now, budget);
             budget -= outcome.expired.min(budget);
+            cut |= outcome.more;
         }
-        let elapsed = started.elapsed().as_millis() as u64;
-        commands::add_sample_if_needed(commands::LatencyEvent::ExpireCycle, elapsed);
+        let elapsed = started.elapsed();
+        self.stats.expire_cycles_cut += u64::from(cut);
+        self.stats.expire_cycle_micros += elapsed.as_micros() as u64;
+        commands::add_sample_if_needed(
+            commands::LatencyEvent::ExpireCycle,
+            elapsed.as_millis() as u64,
+        );
     }
 }
 

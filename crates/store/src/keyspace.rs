@@ -94,6 +94,9 @@ struct Counts {
     expires: usize,
     /// Entries deleted by expiry since creation.
     expired_total: u64,
+    /// The sum of the deadlines of the entries that have one, for INFO's
+    /// `avg_ttl`: kept with `expires`, so the average costs one division.
+    deadline_sum: u128,
 }
 
 impl Counts {
@@ -101,8 +104,10 @@ impl Counts {
     #[inline]
     fn removed(&mut self, entry: &Entry, now: UnixMillis) -> bool {
         self.len -= 1;
-        if entry.raw_deadline() != 0 {
+        let deadline = entry.raw_deadline();
+        if deadline != 0 {
             self.expires -= 1;
+            self.deadline_sum -= u128::from(deadline);
         }
         let expired = entry.is_expired(now);
         if expired {
@@ -114,6 +119,10 @@ impl Counts {
     /// Accounts for a deadline changing from `old` to `new` (raw).
     #[inline]
     fn deadline_changed(&mut self, old: UnixMillis, new: UnixMillis) {
+        if old != new {
+            // A raw deadline of 0 is none and adds nothing.
+            self.deadline_sum = self.deadline_sum + u128::from(new) - u128::from(old);
+        }
         match (old != 0, new != 0) {
             (true, false) => self.expires -= 1,
             (false, true) => self.expires += 1,
@@ -167,6 +176,12 @@ impl Keyspace {
     /// Keys with a deadline (INFO keyspace `expires=`).
     pub fn expires_len(&self) -> usize {
         self.counts.expires
+    }
+
+    /// The sum of the deadlines (unix ms) of the keys that have one:
+    /// divided by [`Keyspace::expires_len`], their mean deadline.
+    pub fn deadline_sum(&self) -> u128 {
+        self.counts.deadline_sum
     }
 
     /// Keys deleted by expiry (lazy or active) since creation.
@@ -416,6 +431,7 @@ impl Keyspace {
         self.wheel.clear();
         self.counts.len = 0;
         self.counts.expires = 0;
+        self.counts.deadline_sum = 0;
     }
 }
 
@@ -1089,6 +1105,8 @@ mod tests {
             }
             assert_eq!(ks.len(), model.keys.len());
             assert_eq!(ks.expires_len(), model.by_deadline.len());
+            let deadlines: u128 = model.by_deadline.iter().map(|&(d, _)| u128::from(d)).sum();
+            assert_eq!(ks.deadline_sum(), deadlines);
             assert_eq!(ks.expired_total(), expired);
         }
         // Everything left with a deadline goes, each exactly once.
@@ -1097,6 +1115,7 @@ mod tests {
         assert_eq!(ks.live_len(end), model.keys.len() - with_deadline);
         assert_eq!(ks.expired_total(), expired + with_deadline as u64);
         assert_eq!(ks.expires_len(), 0);
+        assert_eq!(ks.deadline_sum(), 0);
         assert_eq!(expire_all(&mut ks, end + 1_000_000), 0);
         assert_eq!(ks.wheel_len(), 0);
         check_counts(&ks);

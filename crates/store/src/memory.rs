@@ -124,6 +124,25 @@ pub fn allocated_bytes() -> usize {
     sum_slots(COUNTERS.iter().map(|slot| slot.0.load(Relaxed)))
 }
 
+/// Bytes the calling thread allocated through [`CountingAllocator`] minus
+/// the bytes it freed: its own slot's counter (INFO's per-shard memory,
+/// read on each shard's thread).
+///
+/// A block is charged to the thread that allocates it and credited to the
+/// thread that frees it. When another thread frees it (a key moved to
+/// another shard by RENAME, then deleted there), the allocating thread's
+/// figure keeps the bytes and the freeing thread's drops, below zero if it
+/// freed more than it allocated: each figure is what that thread's own
+/// allocations and frees add up to, and only their sum over all threads
+/// ([`allocated_bytes`]) is the process's live total. Mayfly's shards hand
+/// buffers back to the thread that allocated them (see the server's
+/// `BatchReply`), so in steady state a shard's figure is close to what its
+/// thread holds. Threads beyond the 64th share slots, and with them their
+/// figures. 0 when the allocator is not installed.
+pub fn thread_allocated_bytes() -> isize {
+    counter().load(Relaxed)
+}
+
 /// The total of per-thread counters, clamped at 0: the relaxed loads of
 /// different slots are not one snapshot, so a free counted in a slot read
 /// before its allocation's slot can make the sum briefly negative.
