@@ -10,7 +10,7 @@
 
 mod client;
 mod cluster;
-mod config;
+pub mod config;
 mod connection;
 mod counters;
 mod debug;
@@ -36,7 +36,7 @@ pub use client::{
     ReplyMode,
 };
 pub use config::config as config_command;
-pub use config::{memory_value, reset_stats};
+pub use config::reset_stats;
 pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::CommandError;

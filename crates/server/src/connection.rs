@@ -176,7 +176,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         stats.connected_clients += 1;
     }
     let mut client = Client::new(id);
-    client.authenticated = reactor.facts.open();
+    client.authenticated = !commands::settings::password_required();
     let registration = crate::clients::register(&mut client, &stream);
     let mut parser = RequestParser::new(max_bulk_len());
     let mut input: Vec<u8> = Vec::new();
@@ -455,8 +455,10 @@ fn plan_one(
         batch.ready_error(protocol, &e.to_string());
         return None;
     }
-    // As Redis: looked up and arity-checked first, then refused before AUTH.
-    if !client.authenticated && !spec.no_auth {
+    // As Redis: looked up and arity-checked first, then refused before AUTH
+    // while a password is set (only a client that has not authenticated
+    // looks at the password, so clearing it lets such clients in).
+    if !client.authenticated && !spec.no_auth && commands::settings::password_required() {
         batch.ready_error(protocol, &CommandError::NoAuth.to_string());
         return None;
     }
@@ -469,7 +471,7 @@ fn plan_one(
     let db = client.db as u32;
     let dispatch = spec.route(&args);
     let checks = Checks {
-        databases: reactor.facts.databases,
+        databases: reactor.facts.options.databases,
         db: client.db,
     };
     let job = |args| Job {
@@ -611,7 +613,7 @@ fn process_stats(reactor: &Reactor) -> ProcessStats {
     let used = store::memory::allocated_bytes();
     ProcessStats {
         mayfly_version: env!("CARGO_PKG_VERSION"),
-        port: p.config.port,
+        port: p.config.options.port,
         uptime_seconds: p.started.elapsed().as_secs(),
         run_id: p.run_id.clone(),
         executable: p.executable.clone(),
