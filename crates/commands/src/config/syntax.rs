@@ -1,96 +1,15 @@
 //! The config file's syntax, Redis's own: a line splits into words as
 //! `sdssplitargs` splits it (double quotes with C escapes and `\xHH`,
-//! single quotes with `\'`, a closing quote must end the word), values are
+//! single quotes with `\'`, a closing quote must end the word; the same
+//! code splits inline requests), values are
 //! written back quoted as `sdscatrepr` quotes them, and the command line
 //! becomes config lines as `redis-server`'s `main` builds them.
 
-/// Splits `line` into words as Redis's `sdssplitargs`; `None` when a quote
-/// is not closed or a closing quote is followed by more of the same word.
+/// Splits `line` into words as Redis's `sdssplitargs` (the parser of
+/// inline requests, [`resp::split_args`]); `None` when a quote is not closed
+/// or a closing quote is followed by more of the same word.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    // C strings end at the first NUL.
-    let line = line.split(|&c| c == 0).next().unwrap_or_default();
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && is_c_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(words);
-        }
-        let mut word = Vec::new();
-        let (mut in_double, mut in_single) = (false, false);
-        loop {
-            let c = at(i);
-            if in_double {
-                if c == b'\\' && at(i + 1) == b'x' && hex(at(i + 2)).is_some() {
-                    if let (Some(high), Some(low)) = (hex(at(i + 2)), hex(at(i + 3))) {
-                        word.push(high * 16 + low);
-                        i += 4;
-                        continue;
-                    }
-                }
-                if c == b'\\' && at(i + 1) != 0 {
-                    word.push(match at(i + 1) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                    i += 2;
-                    continue;
-                }
-                match c {
-                    b'"' if at(i + 1) != 0 && !is_c_space(at(i + 1)) => return None,
-                    b'"' => {
-                        i += 1;
-                        break;
-                    }
-                    0 => return None,
-                    _ => word.push(c),
-                }
-            } else if in_single {
-                if c == b'\\' && at(i + 1) == b'\'' {
-                    word.push(b'\'');
-                    i += 2;
-                    continue;
-                }
-                match c {
-                    b'\'' if at(i + 1) != 0 && !is_c_space(at(i + 1)) => return None,
-                    b'\'' => {
-                        i += 1;
-                        break;
-                    }
-                    0 => return None,
-                    _ => word.push(c),
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        i += 1;
-                        break;
-                    }
-                    b'"' => in_double = true,
-                    b'\'' => in_single = true,
-                    _ => word.push(c),
-                }
-            }
-            i += 1;
-        }
-        words.push(word);
-    }
-}
-
-/// C's `isspace`.
-fn is_c_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    resp::split_args(line).map(|args| args.iter().map(<[u8]>::to_vec).collect())
 }
 
 /// Appends `value` double-quoted with C escapes, as Redis's `sdscatrepr`:
