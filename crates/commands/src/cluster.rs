@@ -188,7 +188,7 @@ mod tests {
         };
         crate::ServerFacts {
             node_id: ID.into(),
-            options: std::sync::Arc::new(options),
+            options,
             ..facts()
         }
     }

@@ -9,8 +9,7 @@ use crate::number::{integer_arg, parse_i64};
 use crate::settings;
 use crate::{CommandError, REDIS_VERSION};
 use resp::{Args, Protocol, ReplyEncoder};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
 
 /// The state of one client connection that commands may read or change.
 #[derive(Debug, Clone)]
@@ -85,11 +84,12 @@ pub struct ServerFacts {
     pub shards: usize,
     /// This node's id in CLUSTER replies (40 hex characters).
     pub node_id: String,
-    /// The options fixed at start-up (port, bind, databases ...).
-    pub options: Arc<Startup>,
+    /// The options fixed at start-up (port, bind, databases ...), a copy
+    /// per shard, read where commands run.
+    pub options: Startup,
     /// The config file the server started with, as an absolute path
     /// (CONFIG REWRITE writes it); none without one.
-    pub config_file: Option<Arc<Path>>,
+    pub config_file: Option<PathBuf>,
 }
 
 /// A password, compared in constant time and never shown by `Debug`.

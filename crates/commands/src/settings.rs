@@ -77,7 +77,10 @@ pub fn requirepass() -> Vec<u8> {
 
 /// Whether a client must authenticate before running commands: as Redis's
 /// `authRequired`, decided by the password set now, so that clearing it
-/// lets in even clients that connected while one was set.
+/// lets in even clients that connected while one was set. Cold: only new
+/// connections and clients that have not authenticated ask, never the
+/// command path of an authenticated client.
+#[cold]
 pub fn password_required() -> bool {
     requirepass_lock().is_some()
 }

@@ -119,7 +119,7 @@ pub(crate) fn facts() -> ServerFacts {
     ServerFacts {
         shards: 1,
         node_id: "0".repeat(40),
-        options: std::sync::Arc::new(crate::config::Startup::default()),
+        options: crate::config::Startup::default(),
         config_file: None,
     }
 }

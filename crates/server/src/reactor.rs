@@ -120,8 +120,8 @@ pub(crate) async fn run_shard(
         facts: ServerFacts {
             shards,
             node_id: process.run_id.clone(),
-            options: Arc::new(process.config.options.clone()),
-            config_file: process.config.config_file.clone().map(Arc::from),
+            options: process.config.options.clone(),
+            config_file: process.config.config_file.clone(),
         },
         process,
         active_batches: Cell::new(0),
