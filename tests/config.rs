@@ -773,15 +773,7 @@ fn config_set_maxclients_refuses_the_next_client_as_redis() {
             "{name}: connected_clients never settled at 1"
         );
         assert_cmd!(first, ["CONFIG", "SET", "maxclients", "2"], b"+OK\r\n");
-        let mut second = Client::connect(port);
-        assert_cmd!(second, ["PING"], b"+PONG\r\n");
-        let mut third = Client::connect(port);
-        assert_eq!(
-            third.read_reply(),
-            b"-ERR max number of clients reached\r\n",
-            "{name}"
-        );
-        third.expect_closed();
+        let _second = common::assert_one_client_too_many(port, name);
         assert_cmd!(first, ["CONFIG", "SET", "maxclients", "3"], b"+OK\r\n");
         let mut fourth = Client::connect(port);
         assert_cmd!(fourth, ["PING"], b"+PONG\r\n");

@@ -1134,6 +1134,23 @@ pub fn shard_field(info: &str, field: &str) -> Option<Vec<u64>> {
         .collect()
 }
 
+/// With one client connected to `port` and `maxclients` at 2: a second
+/// client is served (and returned), a third gets Redis's error and is
+/// closed. `name` names the server in failures.
+#[track_caller]
+pub fn assert_one_client_too_many(port: u16, name: &str) -> Client {
+    let mut second = Client::connect(port);
+    assert_cmd!(second, ["PING"], b"+PONG\r\n");
+    let mut third = Client::connect(port);
+    assert_eq!(
+        third.read_reply(),
+        b"-ERR max number of clients reached\r\n",
+        "{name}"
+    );
+    third.expect_closed();
+    second
+}
+
 /// Polls `probe` every 20 ms until it returns true or `limit` passes;
 /// returns whether it did.
 pub fn wait_for(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
