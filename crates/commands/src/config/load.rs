@@ -195,7 +195,7 @@ fn read_line(origin: Origin, depth: usize, out: &mut Vec<Directive>) -> Result<(
     if let Some(option) = lookup(&name) {
         let value = option
             .parse(args)
-            .map_err(|reason| ConfigError::at(&origin, Some(&name), reason))?;
+            .map_err(|why| ConfigError::at(&origin, Some(&name), start_up_reason(option, why)))?;
         out.push(Directive {
             option,
             value,
@@ -221,6 +221,20 @@ fn read_line(origin: Origin, depth: usize, out: &mut Vec<Directive>) -> Result<(
         Some(&name),
         "Bad directive or wrong number of arguments",
     ))
+}
+
+/// Why a line is refused at start-up: CONFIG SET's reason and, for an
+/// option whose value Mayfly fixes (`appendonly yes`, say), that value.
+fn start_up_reason(option: &ConfigOption, reason: String) -> String {
+    if !matches!(option.access, Access::Fixed) || reason != super::IMMUTABLE {
+        return reason;
+    }
+    let fixed = option.default_value().unwrap_or(Value::Words(Vec::new()));
+    format!(
+        "{reason} (Mayfly only runs with: {} {})",
+        option.name,
+        String::from_utf8_lossy(&option.kind.rewrite(&fixed))
+    )
 }
 
 /// The files an `include` names: the path itself, or, when its file name
@@ -427,6 +441,14 @@ mod tests {
             "argument must be 'yes' or 'no'"
         );
         assert_eq!(last_line("save 1\n", &[]), "Invalid save parameters");
+        assert_eq!(
+            last_line("save 3600 1\n", &[]),
+            "can't set immutable config (Mayfly only runs with: save \"\")"
+        );
+        assert_eq!(
+            last_line("appendonly yes\n", &[]),
+            "can't set immutable config (Mayfly only runs with: appendonly no)"
+        );
         assert_eq!(
             last_line("timeout \"1\"x\n", &[]),
             "Unbalanced quotes in configuration line"
