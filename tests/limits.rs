@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    encode, free_port, info_field, mayfly_and_redis, show, text_of, wait_for, Client, Compared,
+    assert_one_client_too_many, encode, free_port, info_field, mayfly_and_redis, show, text_of,
+    wait_for, Client, Compared,
 };
 use std::time::{Duration, Instant};
 
@@ -40,15 +41,7 @@ fn maxclients_refuses_one_client_too_many() {
             ) == "1"),
             "{name}: connected_clients never settled at 1"
         );
-        let mut second = Client::connect(port);
-        assert_cmd!(second, ["PING"], b"+PONG\r\n");
-        let mut third = Client::connect(port);
-        assert_eq!(
-            third.read_reply(),
-            b"-ERR max number of clients reached\r\n",
-            "{name}"
-        );
-        third.expect_closed();
+        let second = assert_one_client_too_many(port, name);
         assert_eq!(
             info(&mut first, "stats", "rejected_connections"),
             "1",

@@ -15,7 +15,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -313,7 +313,11 @@ impl Server {
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(args);
-        let process = Process::spawn(&mut command).expect("spawn mayfly");
+        Server::launch_command(port, &mut command)
+    }
+
+    fn launch_command(port: u16, command: &mut Command) -> Server {
+        let process = Process::spawn(command).expect("spawn mayfly");
         Server {
             port,
             process: Some(process),
@@ -325,6 +329,28 @@ impl Server {
         let mut server = Server::launch(port, args);
         wait_until_serving(server.process(), port, "mayfly")?;
         Ok(server)
+    }
+
+    /// Starts `mayfly <config_file> --port <free port> <args>` in `dir` (never
+    /// the external server) and waits until it answers PING.
+    pub fn start_with_config(config_file: &Path, dir: &Path, args: &[&str]) -> Server {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut command = Command::new(env!("CARGO_BIN_EXE_mayfly"));
+            command
+                .current_dir(dir)
+                .arg(config_file)
+                .args(["--port", &port.to_string()])
+                .args(args);
+            let mut server = Server::launch_command(port, &mut command);
+            match wait_until_serving(server.process(), port, "mayfly") {
+                Ok(()) => return server,
+                Err(StartError::Exited(error)) => last_error = error,
+                Err(StartError::Unresponsive(error)) => panic!("{error}"),
+            }
+        }
+        panic!("could not start mayfly: {last_error}");
     }
 
     pub fn port(&self) -> u16 {
@@ -388,6 +414,33 @@ impl RedisServer {
     /// Like [`RedisServer::start`], with extra command-line arguments
     /// (`["--enable-debug-command", "yes"]`, say).
     pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
+        let binary = RedisServer::binary()?;
+        RedisServer::spawn_with(&binary, |command, port| {
+            command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+            command.args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
+            command.args(["--loglevel", "warning"]);
+            command.args(extra);
+        })
+    }
+
+    /// Starts `redis-server <config_file> --port <free port> <extra>` in
+    /// `dir`, the config file giving every other option. `None` as
+    /// [`RedisServer::start`].
+    pub fn start_with_config(
+        config_file: &Path,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Option<RedisServer> {
+        let binary = RedisServer::binary()?;
+        RedisServer::spawn_with(&binary, |command, port| {
+            command.current_dir(dir).arg(config_file);
+            command.args(["--port", &port.to_string()]).args(extra);
+        })
+    }
+
+    /// The path of `redis-server`; `None` (with a notice) when it is not
+    /// installed and `CI` is unset; panics when `CI` is set.
+    pub fn binary() -> Option<PathBuf> {
         let Some(binary) = find_on_path("redis-server") else {
             if std::env::var_os("CI").is_some() {
                 panic!(
@@ -395,7 +448,6 @@ impl RedisServer {
                      (apt-get install redis-server redis-tools)"
                 );
             }
-            // Straight to stderr, past the test harness's capture, so it is seen.
             let _ = writeln!(
                 io::stderr(),
                 "NOTICE: redis-server is not on PATH; skipping the comparison with Redis \
@@ -403,14 +455,17 @@ impl RedisServer {
             );
             return None;
         };
+        Some(binary)
+    }
+
+    /// Starts `binary` with the arguments `arguments` adds for a free port,
+    /// trying other ports if it exits (most likely its port was taken).
+    fn spawn_with(binary: &Path, arguments: impl Fn(&mut Command, u16)) -> Option<RedisServer> {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let mut command = Command::new(&binary);
-            command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
-            command.args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
-            command.args(["--loglevel", "warning"]);
-            command.args(extra);
+            let mut command = Command::new(binary);
+            arguments(&mut command, port);
             let mut process = Process::spawn(&mut command).expect("spawn redis-server");
             match wait_until_serving(&mut process, port, "redis-server") {
                 Ok(()) => return Some(RedisServer { port, process }),
@@ -1077,6 +1132,23 @@ pub fn shard_field(info: &str, field: &str) -> Option<Vec<u64>> {
                 .find_map(|f| f.strip_prefix(field)?.strip_prefix('=')?.parse().ok())
         })
         .collect()
+}
+
+/// With one client connected to `port` and `maxclients` at 2: a second
+/// client is served (and returned), a third gets Redis's error and is
+/// closed. `name` names the server in failures.
+#[track_caller]
+pub fn assert_one_client_too_many(port: u16, name: &str) -> Client {
+    let mut second = Client::connect(port);
+    assert_cmd!(second, ["PING"], b"+PONG\r\n");
+    let mut third = Client::connect(port);
+    assert_eq!(
+        third.read_reply(),
+        b"-ERR max number of clients reached\r\n",
+        "{name}"
+    );
+    third.expect_closed();
+    second
 }
 
 /// Polls `probe` every 20 ms until it returns true or `limit` passes;

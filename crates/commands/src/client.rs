@@ -661,8 +661,8 @@ const CONTAINERS: &[&str] = &["client", "command", "config", "debug", "memory", 
 /// `clearClientConnectionState` (NO-EVICT, NO-TOUCH and the SETINFO
 /// attributes are kept, as Redis 7.0 keeps NO-EVICT). With a password set
 /// the client must authenticate again.
-pub(crate) fn reset(_: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
-    client.authenticated = facts.open();
+pub(crate) fn reset(_: &Args, client: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
+    client.authenticated = !crate::settings::password_required();
     client.db = 0;
     client.protocol = Protocol::Resp2;
     client.name = None;

@@ -15,6 +15,7 @@
 //! a real cluster's topology) are unknown subcommands.
 
 use crate::client::subcommand;
+use crate::config::ClusterMode;
 use crate::error::reply_error;
 use crate::{Client, CommandError, ServerFacts};
 use resp::{Args, ReplyEncoder};
@@ -72,11 +73,11 @@ pub(crate) fn cluster(args: &Args, _: &mut Client, facts: &ServerFacts, enc: &mu
 }
 
 fn run(args: &Args, facts: &ServerFacts, enc: &mut ReplyEncoder) -> Result<(), CommandError> {
-    if !facts.cluster_emulated {
+    if facts.options.cluster_mode != ClusterMode::Emulated {
         subcommand(args, "CLUSTER", REDIS_SUBCOMMANDS)?;
         return Err(CommandError::Other(DISABLED.into()));
     }
-    let port = facts.port;
+    let port = facts.options.port;
     let ip = announced_ip(facts);
     let id = &facts.node_id;
     let last = i64::from(CLUSTER_SLOTS - 1);
@@ -136,19 +137,20 @@ fn run(args: &Args, facts: &ServerFacts, enc: &mut ReplyEncoder) -> Result<(), C
 /// READONLY and READWRITE: `+OK` in an emulated cluster (every slot is
 /// served here, reads and writes alike).
 pub(crate) fn readonly(_: &Args, _: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
-    if facts.cluster_emulated {
+    if facts.options.cluster_mode == ClusterMode::Emulated {
         enc.ok();
     } else {
         enc.error(DISABLED);
     }
 }
 
-/// The address clients are told to use: the bound address, or (bound to
-/// every interface) an empty string, which cluster clients read as "the
+/// The address clients are told to use: the first bound address, or (bound
+/// to every interface) an empty string, which cluster clients read as "the
 /// address you reached me on", as a lone redis-server announces itself.
 fn announced_ip(facts: &ServerFacts) -> &str {
-    match facts.bind.as_str() {
-        "0.0.0.0" | "::" => "",
+    let first = facts.options.bind.first().map_or("", String::as_str);
+    match first.strip_prefix('-').unwrap_or(first) {
+        "*" | "::*" | "0.0.0.0" | "::" => "",
         bind => bind,
     }
 }
@@ -179,10 +181,14 @@ mod tests {
     const ID: &str = "6e8757ca888f25ba349ffdc496027ab178ce775b";
 
     fn emulated() -> crate::ServerFacts {
-        crate::ServerFacts {
-            cluster_emulated: true,
-            node_id: ID.into(),
+        let options = crate::config::Startup {
+            cluster_mode: crate::config::ClusterMode::Emulated,
             port: 7601,
+            ..Default::default()
+        };
+        crate::ServerFacts {
+            node_id: ID.into(),
+            options,
             ..facts()
         }
     }

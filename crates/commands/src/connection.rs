@@ -3,10 +3,13 @@
 //! connection's own thread. CLIENT, RESET and TIME are in `client.rs`.
 
 use crate::client::ReplyMode;
+use crate::config::{ClusterMode, Startup};
 use crate::error::reply_error;
 use crate::number::{integer_arg, parse_i64};
+use crate::settings;
 use crate::{CommandError, REDIS_VERSION};
 use resp::{Args, Protocol, ReplyEncoder};
+use std::path::PathBuf;
 
 /// The state of one client connection that commands may read or change.
 #[derive(Debug, Clone)]
@@ -43,8 +46,9 @@ pub struct Client {
     pub last_interaction: store::UnixMillis,
     /// Full name of the last command run (`get`, `client|list`); empty: none.
     pub last_cmd: String,
-    /// Whether the client may run commands other than AUTH, HELLO, QUIT and
-    /// RESET: always without `--requirepass`, else once it authenticated.
+    /// Whether the client authenticated: set when it connects (or RESETs)
+    /// without a password in force, and by AUTH or HELLO's AUTH. Until then,
+    /// while a password is set, it may run only AUTH, HELLO, QUIT and RESET.
     pub authenticated: bool,
     /// Set by MONITOR, cleared by RESET: every command run is streamed to
     /// this client, and it may not touch the keyspace.
@@ -82,31 +86,19 @@ impl Client {
     }
 }
 
-/// Server-wide facts that connection commands need.
+/// Server-wide facts that connection commands need, fixed at start-up.
 #[derive(Debug, Clone)]
 pub struct ServerFacts {
-    /// Number of databases (`--databases`).
-    pub databases: usize,
     /// Number of shards.
     pub shards: usize,
-    /// TCP port (CONFIG GET port).
-    pub port: u16,
-    /// Listening address (CONFIG GET bind).
-    pub bind: String,
-    /// `--cluster-mode emulated`: answer CLUSTER as a one-node cluster.
-    pub cluster_emulated: bool,
     /// This node's id in CLUSTER replies (40 hex characters).
     pub node_id: String,
-    /// The default user's password (`--requirepass`); none: every client is
-    /// authenticated from the start and any password is accepted.
-    pub requirepass: Option<Password>,
-}
-
-impl ServerFacts {
-    /// Whether a new (or RESET) connection starts authenticated.
-    pub fn open(&self) -> bool {
-        self.requirepass.is_none()
-    }
+    /// The options fixed at start-up (port, bind, databases ...), a copy
+    /// per shard, read where commands run.
+    pub options: Startup,
+    /// The config file the server started with, as an absolute path
+    /// (CONFIG REWRITE writes it); none without one.
+    pub config_file: Option<PathBuf>,
 }
 
 /// A password, compared in constant time and never shown by `Debug`.
@@ -118,6 +110,11 @@ impl Password {
     pub fn new(password: impl Into<Vec<u8>>) -> Option<Self> {
         let password = password.into();
         (!password.is_empty()).then_some(Self(password))
+    }
+
+    /// The password's bytes (CONFIG GET requirepass shows them, as Redis).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// Whether `candidate` is this password. The time taken depends only on
@@ -144,17 +141,8 @@ impl std::fmt::Debug for Password {
 /// Logs `client` in as `user` if `password` is that user's. Only `default`
 /// exists; without a password it takes any. A failure leaves the client as
 /// it was (an authenticated client stays authenticated, as in Redis).
-fn authenticate(
-    user: &[u8],
-    password: &[u8],
-    client: &mut Client,
-    facts: &ServerFacts,
-) -> Result<(), CommandError> {
-    let password_ok = facts
-        .requirepass
-        .as_ref()
-        .is_none_or(|p| p.matches(password));
-    if password_ok && user == b"default" {
+fn authenticate(user: &[u8], password: &[u8], client: &mut Client) -> Result<(), CommandError> {
+    if settings::password_matches(password) && user == b"default" {
         client.authenticated = true;
         Ok(())
     } else {
@@ -163,11 +151,11 @@ fn authenticate(
 }
 
 /// AUTH [username] password
-pub(crate) fn auth(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
+pub(crate) fn auth(args: &Args, client: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {
     let result = match args.len() {
-        2 if facts.open() => Err(CommandError::AuthWithoutPassword),
-        2 => authenticate(b"default", args.get(1), client, facts),
-        3 => authenticate(args.get(1), args.get(2), client, facts),
+        2 if !settings::password_required() => Err(CommandError::AuthWithoutPassword),
+        2 => authenticate(b"default", args.get(1), client),
+        3 => authenticate(args.get(1), args.get(2), client),
         _ => Err(CommandError::Syntax),
     };
     match result {
@@ -203,7 +191,7 @@ pub(crate) fn select(
     facts: &ServerFacts,
     enc: &mut ReplyEncoder,
 ) {
-    match parse_db_index(args.get(1), facts.databases) {
+    match parse_db_index(args.get(1), facts.options.databases) {
         Ok(db) => {
             client.db = db;
             enc.ok();
@@ -228,7 +216,7 @@ pub(crate) fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, Comm
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
 pub(crate) fn hello(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
-    match parse_hello(args, client, facts) {
+    match parse_hello(args, client) {
         Ok(hello) => {
             if let Some(name) = hello.name {
                 client.name = if name.is_empty() {
@@ -255,7 +243,7 @@ pub(crate) fn hello(args: &Args, client: &mut Client, facts: &ServerFacts, enc: 
             enc.bulk(b"id");
             enc.integer(client.id as i64);
             enc.bulk(b"mode");
-            enc.bulk(if facts.cluster_emulated {
+            enc.bulk(if facts.options.cluster_mode == ClusterMode::Emulated {
                 b"cluster"
             } else {
                 b"standalone"
@@ -277,11 +265,7 @@ struct Hello<'a> {
 /// Parses HELLO's options in order, as Redis 7.0 does: `AUTH` logs in as
 /// soon as it is read (a later bad option does not undo it), a bad name
 /// fails when read, and only then must the client be authenticated.
-fn parse_hello<'a>(
-    args: &'a Args,
-    client: &mut Client,
-    facts: &ServerFacts,
-) -> Result<Hello<'a>, CommandError> {
+fn parse_hello<'a>(args: &'a Args, client: &mut Client) -> Result<Hello<'a>, CommandError> {
     let mut hello = Hello {
         protocol: None,
         name: None,
@@ -299,7 +283,7 @@ fn parse_hello<'a>(
         let opt = args.get(j);
         let more = args.len() - 1 - j;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            authenticate(args.get(j + 1), args.get(j + 2), client, facts)?;
+            authenticate(args.get(j + 1), args.get(j + 2), client)?;
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             validate_client_name(args.get(j + 1))?;

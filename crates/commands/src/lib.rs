@@ -11,7 +11,7 @@
 mod client;
 mod cluster;
 mod cmdstats;
-mod config;
+pub mod config;
 mod connection;
 mod counters;
 mod debug;
@@ -44,7 +44,7 @@ pub use cmdstats::{
     command_done, error_code, CommandId, CommandMetrics, CommandStats, Refusal, Stopwatch,
 };
 pub use config::config as config_command;
-pub use config::{memory_value, reset_stats};
+pub use config::reset_stats;
 pub use connection::{Client, Password, ServerFacts};
 pub use debug::{debug_help, debug_sleep, debug_subcommand_error};
 pub use error::{subcommand_syntax_error, CommandError};

@@ -1,10 +1,14 @@
 //! The options that CONFIG SET may change while the server runs, shared by
-//! every shard as process-wide atomics. They are read where a limit applies
-//! (accepting a connection, reading a query, executing a command), never
-//! under a lock, and written only by start-up and CONFIG SET.
+//! every shard: numbers as process-wide atomics, read where a limit applies
+//! (accepting a connection, reading a query, executing a command) and never
+//! under a lock; the password behind a lock that only AUTH, HELLO's AUTH,
+//! RESET, a new connection and an unauthenticated client's command take.
+//! Written only by start-up and CONFIG SET.
 
+use crate::Password;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::RwLock;
 
 /// Run-time options; defaults are Redis 7.0's. Read them with
 /// `Ordering::Relaxed`: each option is independent, and a change needs only
@@ -45,6 +49,49 @@ pub static SETTINGS: Settings = Settings {
     slowlog_max_len: AtomicU64::new(128),
     latency_monitor_threshold: AtomicU64::new(0),
 };
+
+/// The default user's password (`requirepass`); none: every client may run
+/// commands without AUTH.
+static REQUIREPASS: RwLock<Option<Password>> = RwLock::new(None);
+
+fn requirepass_lock() -> std::sync::RwLockReadGuard<'static, Option<Password>> {
+    REQUIREPASS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sets the default user's password; empty: none (Redis's `nopass`).
+pub fn set_requirepass(password: &[u8]) {
+    *REQUIREPASS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Password::new(password);
+}
+
+/// The password as CONFIG GET shows it ("" for none).
+pub fn requirepass() -> Vec<u8> {
+    requirepass_lock()
+        .as_ref()
+        .map(|p| p.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+/// Whether a client must authenticate before running commands: as Redis's
+/// `authRequired`, decided by the password set now, so that clearing it
+/// lets in even clients that connected while one was set. Cold: only new
+/// connections and clients that have not authenticated ask, never the
+/// command path of an authenticated client.
+#[cold]
+pub fn password_required() -> bool {
+    requirepass_lock().is_some()
+}
+
+/// Whether `candidate` is the default user's password; any candidate is
+/// while there is none.
+pub fn password_matches(candidate: &[u8]) -> bool {
+    requirepass_lock()
+        .as_ref()
+        .is_none_or(|p| p.matches(candidate))
+}
 
 /// File descriptors kept for other uses than clients (set at start-up).
 pub static RESERVED_FDS: AtomicU64 = AtomicU64::new(32);

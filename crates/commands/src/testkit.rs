@@ -117,13 +117,10 @@ pub(crate) fn run_connection(parts: &[&str]) -> (Vec<u8>, Client) {
 /// The facts the connection commands' tests run with.
 pub(crate) fn facts() -> ServerFacts {
     ServerFacts {
-        databases: 16,
         shards: 1,
-        port: 6379,
-        bind: "127.0.0.1".into(),
-        cluster_emulated: false,
         node_id: "0".repeat(40),
-        requirepass: None,
+        options: crate::config::Startup::default(),
+        config_file: None,
     }
 }
 

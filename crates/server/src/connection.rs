@@ -181,7 +181,7 @@ pub(crate) async fn serve(reactor: Rc<Reactor>, mut stream: TcpStream) {
         stats.connected_clients += 1;
     }
     let mut client = Client::new(id);
-    client.authenticated = reactor.facts.open();
+    client.authenticated = !commands::settings::password_required();
     let registration = crate::clients::register(&mut client, &stream);
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
@@ -672,7 +672,9 @@ fn plan_one<const WATCHED: bool>(
         return None;
     };
     // As Redis: the command and subcommand looked up and their arity
-    // checked first, then refused before AUTH, then above maxmemory.
+    // checked first, then refused before AUTH while a password is set (only
+    // a client that has not authenticated looks at the password, so
+    // clearing it lets such clients in), then above maxmemory.
     let command = match CommandId::resolve(spec, &args) {
         Ok(command) => command,
         Err(refusal) => {
@@ -681,7 +683,7 @@ fn plan_one<const WATCHED: bool>(
             return None;
         }
     };
-    if !client.authenticated && !spec.no_auth {
+    if !client.authenticated && !spec.no_auth && commands::settings::password_required() {
         refuse(
             reactor,
             batch,
@@ -711,7 +713,7 @@ fn plan_one<const WATCHED: bool>(
     let db = client.db as u32;
     let dispatch = spec.route(&args);
     let checks = Checks {
-        databases: reactor.facts.databases,
+        databases: reactor.facts.options.databases,
         db: client.db,
     };
     let job = |args| Job {
@@ -883,7 +885,7 @@ pub(crate) fn process_stats(reactor: &Reactor) -> ProcessStats {
     ProcessStats {
         mayfly_version: env!("CARGO_PKG_VERSION"),
         os: os_name(),
-        port: p.config.port,
+        port: p.config.options.port,
         now_us: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64),
@@ -892,10 +894,14 @@ pub(crate) fn process_stats(reactor: &Reactor) -> ProcessStats {
         run_id: p.run_id.clone(),
         replid: p.replid.clone(),
         executable: p.executable.clone(),
-        // The configuration file's path comes with the configuration file.
-        config_file: String::new(),
+        config_file: p
+            .config
+            .config_file
+            .as_ref()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default(),
         supervised_by_systemd: p.supervised,
-        cluster_enabled: p.config.cluster_emulated,
+        cluster_enabled: p.config.options.cluster_mode == commands::config::ClusterMode::Emulated,
         used_memory: used,
         used_memory_peak: p.peak_memory.fetch_max(used, Ordering::Relaxed).max(used),
         used_memory_startup: p.startup_memory.load(Ordering::Relaxed),

@@ -327,7 +327,7 @@ async fn rename(
 /// the source (a copy), then write it unless the destination exists and
 /// REPLACE was not given.
 async fn copy(reactor: &Reactor, db: u32, args: &Args, enc: &mut ReplyEncoder<'_>) -> Option<()> {
-    let options = match commands::parse_copy(args, db as usize, reactor.facts.databases) {
+    let options = match commands::parse_copy(args, db as usize, reactor.facts.options.databases) {
         Ok(options) => options,
         Err(e) => {
             enc.error(&e.to_string());

@@ -44,17 +44,17 @@ pub(crate) struct Reactor {
     stop: StopSignal,
 }
 
-/// Fires once, waking the accept loop (its only waiter).
+/// Fires once, waking the accept loops (one per listener, its waiters).
 #[derive(Default)]
 struct StopSignal {
     fired: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
+    wakers: RefCell<Vec<Waker>>,
 }
 
 impl StopSignal {
     fn fire(&self) {
         self.fired.set(true);
-        if let Some(waker) = self.waker.borrow_mut().take() {
+        for waker in self.wakers.borrow_mut().drain(..) {
             waker.wake();
         }
     }
@@ -64,7 +64,10 @@ impl StopSignal {
             if self.fired.get() {
                 Poll::Ready(())
             } else {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                let mut wakers = self.wakers.borrow_mut();
+                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    wakers.push(cx.waker().clone());
+                }
                 Poll::Pending
             }
         })
@@ -72,16 +75,20 @@ impl StopSignal {
     }
 }
 
-/// The body of shard `id`'s executor. `listener_fd` is its bound, listening socket.
+/// The body of shard `id`'s executor. `listener_fds` are its bound,
+/// listening sockets, one per address of `bind`.
 pub(crate) async fn run_shard(
     id: usize,
-    listener_fd: RawFd,
+    listener_fds: Vec<RawFd>,
     mesh: MeshBuilder<Msg, Full>,
     process: Arc<Process>,
 ) {
     let shards = process.config.threads;
-    // SAFETY: the fd is a listening TCP socket that this shard alone owns from now on.
-    let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
+    let listeners: Vec<(TcpListener, RawFd)> = listener_fds
+        .into_iter()
+        // SAFETY: each fd is a listening TCP socket that this shard alone owns from now on.
+        .map(|fd| (unsafe { TcpListener::from_raw_fd(fd) }, fd))
+        .collect();
     // glommio can lose the cross-thread wake-up that ends a mesh join, leaving
     // both executors asleep forever (seen about once in 300 starts under load).
     // Any wake-up makes an executor re-check its channels, so a heartbeat timer
@@ -108,19 +115,16 @@ pub(crate) async fn run_shard(
         id,
         shards,
         state: RefCell::new(ShardState::new(
-            process.config.databases,
-            process.config.keyspace_segments,
+            process.config.options.databases,
+            process.config.options.keyspace_segments,
         )),
         mesh,
         tickets: Tickets::default(),
         facts: ServerFacts {
-            databases: process.config.databases,
             shards,
-            port: process.config.port,
-            bind: process.config.bind.to_string(),
-            cluster_emulated: process.config.cluster_emulated,
             node_id: process.run_id.clone(),
-            requirepass: process.config.requirepass.clone(),
+            options: process.config.options.clone(),
+            config_file: process.config.config_file.clone(),
         },
         process,
         active_batches: Cell::new(0),
@@ -143,7 +147,13 @@ pub(crate) async fn run_shard(
     glommio::spawn_local(tick(reactor.clone())).detach();
 
     reactor.process.shutdown.mark_ready();
-    accept_loop(&reactor, listener, listener_fd).await;
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|(listener, fd)| glommio::spawn_local(accept_loop(reactor.clone(), listener, fd)))
+        .collect();
+    for task in accepting {
+        task.await;
+    }
     shut_down(&reactor).await;
 }
 
@@ -278,7 +288,8 @@ async fn tick(reactor: Rc<Reactor>) {
     }
 }
 
-async fn accept_loop(reactor: &Rc<Reactor>, listener: TcpListener, listener_fd: RawFd) {
+/// Accepts connections on one listener until the shard stops.
+async fn accept_loop(reactor: Rc<Reactor>, listener: TcpListener, listener_fd: RawFd) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             reactor.stop.wait().await;

@@ -1,186 +1,40 @@
-//! CONFIG GET, SET, RESETSTAT, REWRITE and HELP over the few parameters
-//! Mayfly has, answered with Redis 7.0's replies and errors. `loglevel` can be
-//! changed at run time; the start-up options (`port`, `bind`, `databases`)
-//! cannot; `save`, `appendonly`, `maxmemory` and `maxmemory-policy` state
-//! what Mayfly does (no persistence, no memory limit, no eviction) and accept
-//! only a value that says the same, since tools set them to exactly that.
+//! Mayfly's configuration, as Redis's: one table of options
+//! ([`options::OPTIONS`]), the config file's syntax ([`syntax`]), start-up
+//! from a file and the command line ([`load`]), CONFIG REWRITE's algorithm
+//! ([`rewrite`]), and here the CONFIG command: GET, SET, RESETSTAT, REWRITE
+//! and HELP, with Redis 7.0's replies and errors.
+//!
+//! Where Mayfly differs: `port` and `bind` cannot change at run time (each
+//! shard owns its listeners, bound at start-up), and `save`, `appendonly`
+//! and `maxmemory-policy` accept only the value that says what Mayfly does
+//! (no persistence, no eviction).
+
+pub mod load;
+pub mod options;
+pub mod rewrite;
+pub mod syntax;
+pub mod value;
+
+pub use load::{start_up, ConfigError, Origin, Source};
+pub use options::{lookup, ClusterMode, ConfigOption, ProtectedConfigs, Startup, OPTIONS};
+pub use value::{Kind, Value};
 
 use crate::client::{reply_help, subcommand};
 use crate::error::reply_error;
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
-use log::LevelFilter;
 use resp::{Args, ReplyEncoder};
 
-/// What CONFIG SET does with a parameter.
-#[derive(Clone, Copy)]
-enum Set {
-    /// Refused before anything is validated: `can't set immutable config`.
-    Immutable,
-    /// Checked and applied.
-    Apply(fn(&[u8]) -> Result<Change, String>),
-}
+/// CONFIG SET's reason for an option fixed at start-up.
+pub const IMMUTABLE: &str = "can't set immutable config";
 
-/// A validated CONFIG SET value.
-enum Change {
-    /// The value Mayfly already has: nothing to do.
-    Same,
-    /// A new log level.
-    LogLevel(LevelFilter),
-}
-
-struct Param {
-    name: &'static str,
-    get: fn(&ServerFacts) -> String,
-    set: Set,
-}
-
-const IMMUTABLE: &str = "can't set immutable config";
-
-/// Every parameter, in the order CONFIG GET lists them.
-static PARAMS: &[Param] = &[
-    Param {
-        name: "bind",
-        get: |f| f.bind.clone(),
-        set: Set::Immutable,
-    },
-    Param {
-        name: "port",
-        get: |f| f.port.to_string(),
-        set: Set::Immutable,
-    },
-    Param {
-        name: "databases",
-        get: |f| f.databases.to_string(),
-        set: Set::Immutable,
-    },
-    Param {
-        name: "loglevel",
-        get: |_| log_level_name(log::max_level()).into(),
-        set: Set::Apply(parse_log_level),
-    },
-    Param {
-        name: "save",
-        get: |_| String::new(),
-        set: Set::Apply(check_save),
-    },
-    Param {
-        name: "appendonly",
-        get: |_| "no".into(),
-        set: Set::Apply(check_appendonly),
-    },
-    Param {
-        name: "maxmemory",
-        get: |_| "0".into(),
-        set: Set::Apply(check_maxmemory),
-    },
-    Param {
-        name: "maxmemory-policy",
-        get: |_| "noeviction".into(),
-        set: Set::Apply(check_policy),
-    },
-];
-
-/// Redis's log levels, most verbose first, and the `log` levels they map to.
-const LOG_LEVELS: [(&str, LevelFilter); 4] = [
-    ("debug", LevelFilter::Trace),
-    ("verbose", LevelFilter::Debug),
-    ("notice", LevelFilter::Info),
-    ("warning", LevelFilter::Warn),
-];
-
-/// The Redis name of a `log` level (error and off count as `warning`).
-fn log_level_name(level: LevelFilter) -> &'static str {
-    LOG_LEVELS
-        .iter()
-        .find(|(_, l)| *l == level)
-        .map_or("warning", |(name, _)| name)
-}
-
-fn one_of(values: &[&str]) -> String {
-    format!(
-        "argument(s) must be one of the following: {}",
-        values.join(", ")
-    )
-}
-
-fn parse_log_level(value: &[u8]) -> Result<Change, String> {
-    LOG_LEVELS
-        .iter()
-        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(value))
-        .map(|&(_, level)| Change::LogLevel(level))
-        .ok_or_else(|| one_of(&LOG_LEVELS.map(|(name, _)| name)))
-}
-
-fn same_or_immutable(same: bool) -> Result<Change, String> {
-    if same {
-        Ok(Change::Same)
-    } else {
-        Err(IMMUTABLE.into())
+/// An I/O error's reason as C's `strerror` words it (Redis's texts), without
+/// Rust's " (os error N)".
+pub fn os_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
     }
-}
-
-/// `save`: pairs of `<seconds> <changes>`; only "" (no snapshots) is Mayfly's.
-fn check_save(value: &[u8]) -> Result<Change, String> {
-    let text = String::from_utf8_lossy(value);
-    let words: Vec<&str> = text.split_ascii_whitespace().collect();
-    if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<i64>().is_err()) {
-        return Err("Invalid save parameters".into());
-    }
-    same_or_immutable(words.is_empty())
-}
-
-fn check_appendonly(value: &[u8]) -> Result<Change, String> {
-    if value.eq_ignore_ascii_case(b"no") {
-        Ok(Change::Same)
-    } else if value.eq_ignore_ascii_case(b"yes") {
-        Err(IMMUTABLE.into())
-    } else {
-        Err("argument must be 'yes' or 'no'".into())
-    }
-}
-
-fn check_maxmemory(value: &[u8]) -> Result<Change, String> {
-    let bytes = memory_value(value).ok_or("argument must be a memory value")?;
-    same_or_immutable(bytes == 0)
-}
-
-fn check_policy(value: &[u8]) -> Result<Change, String> {
-    const POLICIES: [&str; 8] = [
-        "volatile-lru",
-        "volatile-lfu",
-        "volatile-random",
-        "volatile-ttl",
-        "allkeys-lru",
-        "allkeys-lfu",
-        "allkeys-random",
-        "noeviction",
-    ];
-    if !POLICIES
-        .iter()
-        .any(|p| p.as_bytes().eq_ignore_ascii_case(value))
-    {
-        return Err(one_of(&POLICIES));
-    }
-    same_or_immutable(value.eq_ignore_ascii_case(b"noeviction"))
-}
-
-/// Redis's `memtoull`: digits with an optional unit (b, k, kb, m, mb, g, gb;
-/// k = 1000, kb = 1024), case-insensitive.
-pub fn memory_value(value: &[u8]) -> Option<u64> {
-    let digits = value.iter().take_while(|c| c.is_ascii_digit()).count();
-    let unit = value[digits..].to_ascii_lowercase();
-    let scale: u64 = match &unit[..] {
-        b"" | b"b" => 1,
-        b"k" => 1000,
-        b"kb" => 1024,
-        b"m" => 1000 * 1000,
-        b"mb" => 1024 * 1024,
-        b"g" => 1000 * 1000 * 1000,
-        b"gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    let n: u64 = std::str::from_utf8(&value[..digits]).ok()?.parse().ok()?;
-    n.checked_mul(scale)
 }
 
 pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
@@ -207,20 +61,18 @@ const HELP: &[&str] = &[
 
 /// CONFIG subcommand [arguments]. CONFIG RESETSTAT only replies here: the
 /// server intercepts it to run [`reset_stats`] on every shard.
-pub fn config(args: &Args, _: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
+pub fn config(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut ReplyEncoder) {
     let result = match subcommand(args, "CONFIG", SUBCOMMANDS) {
         Ok("get") => {
             get(args, facts, enc);
             Ok(())
         }
-        Ok("set") => set(args).map(|()| enc.ok()),
+        Ok("set") => set(args, client, facts).map(|()| enc.ok()),
         Ok("resetstat") => {
             enc.ok();
             Ok(())
         }
-        Ok("rewrite") => Err(CommandError::Other(
-            "ERR The server is running without a config file".into(),
-        )),
+        Ok("rewrite") => rewrite_file(facts).map(|()| enc.ok()),
         Ok(_) => {
             reply_help(enc, HELP);
             Ok(())
@@ -234,34 +86,48 @@ pub fn config(args: &Args, _: &mut Client, facts: &ServerFacts, enc: &mut ReplyE
 
 /// CONFIG GET pattern [pattern ...]: a name without glob characters matches
 /// exactly (case-insensitively) and is replied as given; a pattern replies
-/// the parameters' own names. Each parameter appears once.
+/// the options' own names. Each option appears once. (Redis replies in its
+/// hash table's order; Mayfly in the table's.)
 fn get(args: &Args, facts: &ServerFacts, enc: &mut ReplyEncoder) {
-    let mut found: Vec<(&[u8], &Param)> = Vec::new();
+    let mut found: Vec<(&[u8], &ConfigOption)> = Vec::new();
     for pattern in args.iter().skip(2) {
         let is_glob = pattern.iter().any(|c| b"[*?".contains(c));
-        for param in PARAMS {
-            if found.iter().any(|(_, p)| p.name == param.name) {
+        let lowered = pattern.to_ascii_lowercase();
+        for option in OPTIONS {
+            if found.iter().any(|(_, o)| o.name == option.name) {
                 continue;
             }
-            if !is_glob && param.name.as_bytes().eq_ignore_ascii_case(pattern) {
-                found.push((pattern, param));
-            } else if is_glob
-                && store::glob_match(&pattern.to_ascii_lowercase(), param.name.as_bytes())
-            {
-                found.push((param.name.as_bytes(), param));
+            if !is_glob && option.name.as_bytes().eq_ignore_ascii_case(pattern) {
+                found.push((pattern, option));
+            } else if is_glob && store::glob_match(&lowered, option.name.as_bytes()) {
+                found.push((option.name.as_bytes(), option));
             }
         }
     }
     enc.map_len(found.len());
-    for (name, param) in found {
+    for (name, option) in found {
         enc.bulk(name);
-        enc.bulk((param.get)(facts).as_bytes());
+        enc.bulk(&option.kind.show(&option.current(&facts.options)));
     }
 }
 
-/// CONFIG SET name value [name value ...], checked as Redis 7.0 does: first
-/// every name (unknown, immutable, repeated), then every value, then applied.
-fn set(args: &Args) -> Result<(), CommandError> {
+/// Whether `client` may CONFIG SET a protected option (`dir`), as Redis's
+/// `allowProtectedAction`.
+fn protected_allowed(client: &Client, facts: &ServerFacts) -> bool {
+    match facts.options.protected_configs {
+        ProtectedConfigs::Yes => true,
+        ProtectedConfigs::No => false,
+        ProtectedConfigs::Local => client.addr.parse::<std::net::SocketAddr>().is_ok_and(|a| {
+            a.ip() == std::net::Ipv4Addr::LOCALHOST || a.ip() == std::net::Ipv6Addr::LOCALHOST
+        }),
+    }
+}
+
+/// CONFIG SET name value [name value ...], as Redis 7.0's `configSetCommand`:
+/// first every name (unknown, immutable, protected, repeated), then each
+/// value in turn is checked and set (a failure restores the ones set
+/// before it), then the apply steps run (a failure restores them all).
+fn set(args: &Args, client: &Client, facts: &ServerFacts) -> Result<(), CommandError> {
     if !args.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
@@ -271,14 +137,11 @@ fn set(args: &Args) -> Result<(), CommandError> {
             String::from_utf8_lossy(name)
         ))
     };
-    let mut chosen: Vec<(&Param, &[u8])> = Vec::new();
+    let mut chosen: Vec<(&'static ConfigOption, &[u8])> = Vec::new();
     let mut first_error = None;
     for pair in 0..(args.len() - 2) / 2 {
         let name = args.get(2 + 2 * pair);
-        let Some(param) = PARAMS
-            .iter()
-            .find(|p| p.name.as_bytes().eq_ignore_ascii_case(name))
-        else {
+        let Some(option) = lookup(name) else {
             if first_error.is_none() {
                 return Err(CommandError::Other(format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
@@ -290,28 +153,95 @@ fn set(args: &Args) -> Result<(), CommandError> {
         if first_error.is_some() {
             continue;
         }
-        if matches!(param.set, Set::Immutable) {
+        if !option.settable() {
             first_error = Some(failed(name, IMMUTABLE));
-        } else if chosen.iter().any(|(p, _)| p.name == param.name) {
+        } else if option.protected() && !protected_allowed(client, facts) {
+            first_error = Some(failed(name, "can't set protected config"));
+        } else if chosen.iter().any(|(o, _)| o.name == option.name) {
             first_error = Some(failed(name, "duplicate parameter"));
         }
-        chosen.push((param, args.get(3 + 2 * pair)));
+        chosen.push((option, args.get(3 + 2 * pair)));
     }
     if let Some(e) = first_error {
         return Err(e);
     }
-    let mut changes = Vec::with_capacity(chosen.len());
-    for (param, value) in chosen {
-        if let Set::Apply(check) = param.set {
-            changes.push(check(value).map_err(|why| failed(param.name.as_bytes(), &why))?);
+    let mut previous: Vec<(&'static ConfigOption, Value)> = Vec::with_capacity(chosen.len());
+    let mut applies: Vec<(options::ApplyStep, &'static ConfigOption)> = Vec::new();
+    let restore = |previous: &[(&'static ConfigOption, Value)]| {
+        for (option, old) in previous.iter().rev() {
+            let _ = option.store(old);
+        }
+    };
+    for (option, text) in chosen {
+        let old = option.current(&facts.options);
+        let changed = option.parse(&[text.to_vec()]).and_then(|new| {
+            if new == old {
+                return Ok(false);
+            }
+            option.store(&new).map(|()| true)
+        });
+        match changed {
+            Ok(changed) => {
+                // Each option has its own apply step (Redis shares some
+                // between options and runs a shared one once).
+                if let Some(apply) = option.apply().filter(|_| changed) {
+                    applies.push((apply, option));
+                }
+                previous.push((option, old));
+            }
+            Err(why) => {
+                restore(&previous);
+                return Err(failed(option.name.as_bytes(), &why));
+            }
         }
     }
-    for change in changes {
-        if let Change::LogLevel(level) = change {
-            log::set_max_level(level);
+    for &(apply, option) in &applies {
+        if let Err(why) = apply() {
+            log::warn!(
+                "Failed applying new configuration. Possibly related to new {} setting. \
+                 Restoring previous settings.",
+                option.name
+            );
+            restore(&previous);
+            for (apply, _) in &applies {
+                let _ = apply();
+            }
+            return Err(failed(option.name.as_bytes(), &why));
         }
     }
     Ok(())
+}
+
+/// CONFIG REWRITE: the config file the server started with, rewritten with
+/// every option's current value ([`rewrite::rewrite`]).
+fn rewrite_file(facts: &ServerFacts) -> Result<(), CommandError> {
+    let Some(path) = facts.config_file.as_deref() else {
+        return Err(CommandError::Other(
+            "ERR The server is running without a config file".into(),
+        ));
+    };
+    let old = match std::fs::read(path) {
+        Ok(old) => Ok(old),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    };
+    let written = old.and_then(|old| {
+        let new = rewrite::rewrite(&old, |option| option.current(&facts.options));
+        rewrite::write_atomically(path, &new)
+    });
+    match written {
+        Ok(()) => {
+            log::info!("CONFIG REWRITE executed with success.");
+            Ok(())
+        }
+        Err(e) => {
+            let reason = os_reason(&e);
+            log::warn!("CONFIG REWRITE failed: {reason}");
+            Err(CommandError::Other(format!(
+                "ERR Rewriting config file: {reason}"
+            )))
+        }
+    }
 }
 
 /// CONFIG RESETSTAT's work on one shard: zeroes the counters INFO's stats
@@ -347,7 +277,16 @@ mod tests {
         let (out, _) = run_connection_on(&[&["HELLO", "3"], &["CONFIG", "GET", "databases"]]);
         assert!(text(&out).ends_with("%1\r\n$9\r\ndatabases\r\n$2\r\n16\r\n"));
         let (out, _) = run_connection(&["CONFIG", "GET", "*"]);
-        assert!(out.starts_with(b"*16\r\n$4\r\nbind\r\n$9\r\n127.0.0.1\r\n"));
+        let all = format!(
+            "*{}\r\n$4\r\nport\r\n$4\r\n6379\r\n",
+            2 * super::OPTIONS.len()
+        );
+        assert!(text(&out).starts_with(&all), "{}", text(&out));
+        assert_eq!(
+            text(&run_connection(&["CONFIG", "GET", "bind", "cluster-mode", "keyspace-*"]).0),
+            "*6\r\n$4\r\nbind\r\n$9\r\n127.0.0.1\r\n$12\r\ncluster-mode\r\n$2\r\nno\r\n\
+             $17\r\nkeyspace-segments\r\n$4\r\n1024\r\n"
+        );
         assert_eq!(
             text(&run_connection(&["CONFIG", "GET"]).0),
             "-ERR wrong number of arguments for 'config|get' command\r\n"
@@ -400,8 +339,23 @@ mod tests {
             failed("maxmemory", "argument must be a memory value")
         );
         assert_eq!(
-            err(&["CONFIG", "SET", "maxmemory", "1mb"]),
-            failed("maxmemory", "can't set immutable config")
+            err(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+            failed("maxmemory-policy", "can't set immutable config")
+        );
+        assert_eq!(
+            err(&["CONFIG", "SET", "keyspace-segments", "1"]),
+            failed("keyspace-segments", "can't set immutable config")
+        );
+        assert_eq!(
+            err(&["CONFIG", "SET", "Dir", "/tmp"]),
+            failed("Dir", "can't set protected config")
+        );
+        assert_eq!(
+            err(&["CONFIG", "SET", "timeout", "-1"]),
+            failed(
+                "timeout",
+                "argument must be between 0 and 2147483647 inclusive"
+            )
         );
         assert_eq!(
             err(&["CONFIG", "SET", "appendonly", "maybe"]),
@@ -437,16 +391,22 @@ mod tests {
     }
 
     #[test]
-    fn loglevel_round_trips() {
+    fn loglevel_round_trips_and_a_later_error_restores_it() {
+        // The only test that changes a process-wide option: others run at once.
         let before = log::max_level();
         let (out, _) = run_connection_on(&[
             &["CONFIG", "SET", "loglevel", "VERBOSE"],
+            &["CONFIG", "GET", "loglevel"],
+            &["CONFIG", "SET", "loglevel", "warning", "maxclients", "x"],
             &["CONFIG", "GET", "loglevel"],
         ]);
         log::set_max_level(before);
         assert_eq!(
             text(&out),
-            "+OK\r\n*2\r\n$8\r\nloglevel\r\n$7\r\nverbose\r\n"
+            "+OK\r\n*2\r\n$8\r\nloglevel\r\n$7\r\nverbose\r\n\
+             -ERR CONFIG SET failed (possibly related to argument 'maxclients') - \
+             argument couldn't be parsed into an integer\r\n\
+             *2\r\n$8\r\nloglevel\r\n$7\r\nverbose\r\n"
         );
     }
 
