@@ -12,7 +12,6 @@
 //! monitoring client is a replica to Redis, so commands flagged `readonly`,
 //! `write` or `may_replicate` are refused to it.
 
-use crate::number::parse_i64;
 use crate::{lookup, Client, ServerFacts};
 use resp::{Args, ReplyEncoder};
 use std::collections::HashMap;
@@ -115,7 +114,9 @@ pub fn monitor_args(args: &Args) -> Option<Vec<u8>> {
     if resolve(args).is_none_or(|t| t.admin) {
         return None;
     }
-    let redacted = redacted(args);
+    // CONFIG, whose values the slow log also redacts, is an admin command:
+    // never shown.
+    let redacted = crate::slowlog::redacted(args);
     let mut out = Vec::with_capacity(args.data_len() + 3 * args.len());
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
@@ -124,7 +125,7 @@ pub fn monitor_args(args: &Args) -> Option<Vec<u8>> {
         if redacted.contains(&i) {
             out.extend_from_slice(b"\"(redacted)\"");
         } else {
-            quote(arg, &mut out);
+            resp::repr(arg, &mut out);
         }
     }
     Some(out)
@@ -143,69 +144,6 @@ pub fn monitor_line(out: &mut Vec<u8>, time: Duration, db: usize, addr: &str, ar
     );
     out.extend_from_slice(args);
     out.extend_from_slice(b"\r\n");
-}
-
-/// The arguments Redis 7.0 replaces by `(redacted)` in MONITOR: AUTH's
-/// (unless it has too many arguments, refused before redacting), and the
-/// user and password of each `AUTH` option that HELLO read before it found
-/// an error (a bad protocol version: none).
-fn redacted(args: &Args) -> Vec<usize> {
-    let name = args.get(0);
-    if name.eq_ignore_ascii_case(b"auth") {
-        return if args.len() <= 3 {
-            (1..args.len()).collect()
-        } else {
-            Vec::new()
-        };
-    }
-    let mut hidden = Vec::new();
-    if !name.eq_ignore_ascii_case(b"hello") || args.len() < 2 {
-        return hidden;
-    }
-    if !parse_i64(args.get(1)).is_some_and(|version| (2..=3).contains(&version)) {
-        return hidden;
-    }
-    let mut j = 2;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        let option = args.get(j);
-        if option.eq_ignore_ascii_case(b"auth") && more >= 2 {
-            hidden.extend([j + 1, j + 2]);
-            j += 3;
-        } else if option.eq_ignore_ascii_case(b"setname") && more >= 1 {
-            j += 2;
-        } else {
-            break;
-        }
-    }
-    hidden
-}
-
-/// Redis's `sdscatrepr`: the bytes in double quotes, `\\`, `"`, `\n`,
-/// `\r`, `\t`, `\a`, `\b` escaped and other unprintable bytes as `\xHH`.
-fn quote(arg: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in arg {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'x',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ]);
-            }
-        }
-    }
-    out.push(b'"');
 }
 
 /// A RESP2 reply as captured in `generated_docs.rs`, enough to read

@@ -11,7 +11,7 @@ mod parser;
 
 pub use args::Args;
 pub use encoder::{Protocol, ReplyEncoder};
-pub use parser::{parse_integer, split_args, ParseStatus, ProtocolError, RequestParser};
+pub use parser::{parse_integer, repr, split_args, ParseStatus, ProtocolError, RequestParser};
 
 /// Redis's default `proto-max-bulk-len`: the largest bulk argument accepted (512 MB).
 pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;

@@ -559,6 +559,33 @@ pub fn split_args(line: &[u8]) -> Option<Args> {
     Some(args)
 }
 
+/// Appends `value` double-quoted as Redis's `sdscatrepr` writes it (config
+/// files, MONITOR lines): `\\`, `"`, `\n`, `\r`, `\t`, `\a` and `\b`
+/// escaped, other unprintable bytes as `\xHH`; what [`split_args`] reads
+/// back as the same bytes.
+pub fn repr(value: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &c in value {
+        match c {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', c]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(c),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]),
+        }
+    }
+    out.push(b'"');
+}
+
 /// Splits an inline request line into `args` as Redis's `sdssplitargs` does.
 ///
 /// Blanks (`isspace`) separate arguments, but inside an unquoted argument

@@ -2,7 +2,7 @@
 //! `sdssplitargs` splits it (double quotes with C escapes and `\xHH`,
 //! single quotes with `\'`, a closing quote must end the word; the same
 //! code splits inline requests), values are
-//! written back quoted as `sdscatrepr` quotes them, and the command line
+//! written back quoted as `sdscatrepr` quotes them ([`resp::repr`]), and the command line
 //! becomes config lines as `redis-server`'s `main` builds them.
 
 /// Splits `line` into words as Redis's `sdssplitargs` (the parser of
@@ -10,25 +10,6 @@
 /// or a closing quote is followed by more of the same word.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     resp::split_args(line).map(|args| args.iter().map(<[u8]>::to_vec).collect())
-}
-
-/// Appends `value` double-quoted with C escapes, as Redis's `sdscatrepr`:
-/// what [`split_args`] reads back as the same bytes.
-pub fn repr(value: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &c in value {
-        match c {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', c]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
 }
 
 /// Trims what Redis's `sdstrim(line, " \t\r\n")` trims.
@@ -72,7 +53,7 @@ pub fn command_line_lines(args: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 value_given = true;
             }
         } else {
-            repr(arg, &mut text);
+            resp::repr(arg, &mut text);
             text.push(b' ');
             value_given = true;
         }
@@ -141,7 +122,7 @@ mod tests {
     fn repr_reads_back() {
         let value = b"a\"b\\c\n\r\t\x07\x08\x01\xff z".to_vec();
         let mut quoted = Vec::new();
-        repr(&value, &mut quoted);
+        resp::repr(&value, &mut quoted);
         assert_eq!(quoted, b"\"a\\\"b\\\\c\\n\\r\\t\\a\\b\\x01\\xff z\"");
         assert_eq!(split_args(&quoted), Some(vec![value]));
     }

@@ -3,7 +3,7 @@
 //! (config.c's numeric, bool, enum and special configs), and written back
 //! for CONFIG GET and CONFIG REWRITE.
 
-use super::syntax::repr;
+use resp::repr;
 
 /// The range an integer or memory option accepts. `unsigned` mirrors
 /// Redis's unsigned option types: a negative number is then compared as
