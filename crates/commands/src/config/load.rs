@@ -237,38 +237,34 @@ fn start_up_reason(option: &ConfigOption, reason: String) -> String {
     )
 }
 
-/// The files an `include` names: the path itself, or, when its file name
-/// has glob characters (`*`, `?`, `[`), the matching files in its
-/// directory in name order (none is not an error, as Redis, so that an
-/// empty `conf.d` may be included). Relative paths start from the working
-/// directory the server was started in.
+/// The files an `include` names: the path itself or, when it has glob
+/// characters (`*`, `?`, `[`) anywhere, what `glob(3)` finds for it, in
+/// glob's (sorted) order, as Redis's `loadServerConfig` does. Finding
+/// nothing is not an error (an empty `conf.d` may be included); a matched
+/// directory is skipped (Redis reads nothing from it). Relative paths start
+/// from the working directory the server was started in.
 fn include_paths(path: &Path) -> Vec<PathBuf> {
-    let Some(name) = path.file_name().map(|n| n.as_bytes()) else {
-        return vec![path.to_path_buf()];
-    };
-    if !name.iter().any(|c| b"*?[".contains(c)) {
+    let pattern = path.as_os_str().as_bytes();
+    if !pattern.iter().any(|c| b"*?[".contains(c)) {
         return vec![path.to_path_buf()];
     }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(pattern) = std::ffi::CString::new(pattern) else {
         return Vec::new();
     };
-    let mut found: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|entry| {
-            let file = entry.file_name();
-            let file = file.as_bytes();
-            // As glob(3): a leading dot must be matched by the pattern.
-            (!file.starts_with(b".") || name.starts_with(b"."))
-                && store::glob_match(name, file)
-                && entry.path().is_file()
-        })
-        .map(|entry| dir.join(entry.file_name()))
-        .collect();
-    found.sort();
+    let mut found = Vec::new();
+    // SAFETY: a zeroed glob_t is glob(3)'s initial state; glob fills it with
+    // `gl_pathc` NUL-terminated paths, read before globfree releases them.
+    unsafe {
+        let mut matches: libc::glob_t = std::mem::zeroed();
+        if libc::glob(pattern.as_ptr(), 0, None, &mut matches) == 0 {
+            for i in 0..matches.gl_pathc {
+                let path = std::ffi::CStr::from_ptr(*matches.gl_pathv.add(i));
+                found.push(PathBuf::from(std::ffi::OsStr::from_bytes(path.to_bytes())));
+            }
+        }
+        libc::globfree(&mut matches);
+    }
+    found.retain(|path| !path.is_dir());
     found
 }
 
@@ -360,11 +356,18 @@ mod tests {
         dir.file("conf.d/2.conf", "maxclients 20\n");
         dir.file("conf.d/1.conf", "maxclients 10\n");
         dir.file("conf.d/.hidden.conf", "maxclients 99\n");
+        // A wildcard in a directory part, as glob(3) takes it; a match that
+        // is a directory (`*.d`: conf.d) is skipped.
+        std::fs::create_dir_all(dir.0.join("site-x")).expect("site-x");
+        dir.file("site-x/c.conf", "databases 4\n");
         let main = dir.file(
             "a.conf",
             &format!(
-                "timeout 1\ninclude {}\ninclude \"{}/conf.d/*.conf\"\ninclude {}/none/*.conf\ntimeout 3\n",
+                "timeout 1\ninclude {}\ninclude \"{}/conf.d/*.conf\"\ninclude {}/none/*.conf\n\
+                 include {}/site-*/c.conf\ninclude {}/*.d\ntimeout 3\n",
                 dir.0.join("b.conf").display(),
+                dir.0.display(),
+                dir.0.display(),
                 dir.0.display(),
                 dir.0.display()
             ),
@@ -377,6 +380,7 @@ mod tests {
                 ("timeout", "2"),
                 ("maxclients", "10"),
                 ("maxclients", "20"),
+                ("databases", "4"),
                 ("timeout", "3"),
             ])
         );
