@@ -981,6 +981,17 @@ fn logfile_lines_name_the_thread_and_loglevel_changes_at_run_time() {
     // And the rewritten file now says notice.
     let conf = std::fs::read_to_string(dir.path("mayfly.conf")).expect("read");
     assert!(conf.contains("\nloglevel notice\n"), "{conf}");
+    // Rotated by renaming (logrotate without copytruncate): the next line
+    // goes to a new file of the configured name, as Redis's would.
+    std::fs::rename(&log, dir.path("mayfly.log.1")).expect("rotate");
+    assert_cmd!(c, ["CONFIG", "REWRITE"], b"+OK\r\n");
+    assert!(
+        wait_for(Duration::from_secs(2), || read_log(&log).contains(success)),
+        "a new log file: {}",
+        read_log(&log)
+    );
+    let rotated = std::fs::read_to_string(dir.path("mayfly.log.1")).expect("read");
+    assert_eq!(rotated.matches(success).count(), 1, "{rotated}");
 }
 
 #[test]
