@@ -179,7 +179,8 @@ pub static OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         name: "port",
         default: "6379",
-        doc: "TCP port to accept connections on",
+        doc: "TCP port to accept connections on, 1 to 65535 (Redis's range is 0 to \
+              65535, 0 meaning no TCP listener: Mayfly refuses 0, as it listens only on TCP)",
         kind: Kind::Integer(Bounds::signed(0, 65535)),
         access: Access::Startup {
             get: |s| int(s.port),
@@ -224,7 +225,8 @@ pub static OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         name: "databases",
         default: "16",
-        doc: "databases for SELECT (0 to N-1)",
+        doc: "databases for SELECT (0 to N-1), at most 1000000 (Redis takes up to \
+              2147483647; each costs every shard a slot, so Mayfly keeps a lower bound)",
         kind: Kind::Integer(Bounds::signed(1, 1_000_000)),
         access: Access::Startup {
             get: |s| int(s.databases),
