@@ -3,7 +3,8 @@
 //! `Connection: close`, HTTP/1.0, 404, 400), the body checked by a strict
 //! reader of the text format, its figures against INFO's, and RESP
 //! connections unchanged: HTTP-looking input later in a RESP connection,
-//! `POST` and `Host:`, gets what redis-server gives it.
+//! `POST` and `Host:`, gets what redis-server gives it; with `requirepass`,
+//! HTTP Basic credentials of the default user.
 
 #[macro_use]
 mod common;
@@ -623,6 +624,41 @@ fn other_paths_and_bad_requests() {
     http.expect_closed();
     // RESP still works beside it.
     assert_cmd!(s.client(), ["PING"], b"+PONG\r\n");
+}
+
+#[test]
+fn a_password_guards_the_metrics_too() {
+    let s = Server::start(&["--threads", "2", "--requirepass", "s3cret"]);
+    if common::skip_if_external() {
+        return;
+    }
+    let mut http = Http::connect(s.port());
+    // No credentials, then the wrong ones: 401 with the challenge, and the
+    // connection stays open for the right ones.
+    for authorization in ["", "Authorization: Basic ZGVmYXVsdDp3cm9uZw==\r\n"] {
+        http.send(format!("GET /metrics HTTP/1.1\r\n{authorization}\r\n").as_bytes());
+        let response = http.response();
+        assert_eq!(response.status, "HTTP/1.1 401 Unauthorized");
+        assert_eq!(
+            response.header("www-authenticate"),
+            Some("Basic realm=\"mayfly\"")
+        );
+        assert_eq!(response.body, "Unauthorized\n");
+    }
+    // default:s3cret, as Prometheus's basic_auth sends it.
+    http.send(b"GET /metrics HTTP/1.1\r\nAuthorization: Basic ZGVmYXVsdDpzM2NyZXQ=\r\n\r\n");
+    let response = http.response();
+    assert_eq!(response.status, "HTTP/1.1 200 OK");
+    parse_exposition(&response.body);
+    // Another user with the password is not the default user.
+    http.send(b"GET /metrics HTTP/1.1\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\r\n");
+    assert_eq!(http.response().status, "HTTP/1.1 401 Unauthorized");
+    // Without a password, no credentials are needed.
+    let mut c = s.client();
+    assert_cmd!(c, ["AUTH", "s3cret"], b"+OK\r\n");
+    assert_cmd!(c, ["CONFIG", "SET", "requirepass", ""], b"+OK\r\n");
+    http.send(b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert_eq!(http.response().status, "HTTP/1.1 200 OK");
 }
 
 /// What a server answers `bytes` on a fresh connection, and whether it

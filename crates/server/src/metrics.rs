@@ -18,6 +18,11 @@
 //! `/metrics` (a query string aside) gets 404; a request that cannot be
 //! parsed (or a later one that is not a bodiless GET) gets 400 and the
 //! connection is closed.
+//!
+//! While `requirepass` is set, every request must carry the default user's
+//! password as HTTP Basic credentials (`Authorization: Basic`, user
+//! `default`; Prometheus's `basic_auth`), or it gets 401: the figures are
+//! no more public than the data.
 
 use crate::reactor::Reactor;
 use commands::{Client, ProcessStats, ShardStats, SETTINGS};
@@ -109,11 +114,13 @@ enum Head {
     /// Not a request this server understands: 400, then close.
     Bad,
     /// A GET of `metrics` (the path is /metrics) that ends at byte `len`;
-    /// `close`: the connection closes after the response.
+    /// `close`: the connection closes after the response; `credentials`:
+    /// the user and password of an `Authorization: Basic` header.
     Get {
         metrics: bool,
         close: bool,
         len: usize,
+        credentials: Option<(Vec<u8>, Vec<u8>)>,
     },
 }
 
@@ -145,6 +152,7 @@ fn parse_head(input: &[u8]) -> Head {
         return Head::Bad;
     };
     let mut close = !http11;
+    let mut credentials = None;
     for line in &lines[1..] {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             return Head::Bad;
@@ -161,6 +169,8 @@ fn parse_head(input: &[u8]) -> Head {
                     close = false;
                 }
             }
+        } else if name.eq_ignore_ascii_case(b"authorization") {
+            credentials = basic_credentials(value);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding")
             || (name.eq_ignore_ascii_case(b"content-length") && value != b"0")
         {
@@ -173,7 +183,61 @@ fn parse_head(input: &[u8]) -> Head {
         metrics: path == b"/metrics",
         close,
         len,
+        credentials,
     }
+}
+
+/// The user and password of a `Basic` authorization value
+/// (`Basic base64(user:password)`), if it is one.
+fn basic_credentials(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (scheme, encoded) = value.split_at(value.iter().position(|&b| b == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let decoded = base64_decode(encoded.trim_ascii())?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
+}
+
+/// Standard base64 (RFC 4648, `=` padding optional); None if malformed.
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let sextet = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for group in text.chunks(4) {
+        let mut bits = 0u32;
+        for &c in group {
+            bits = bits << 6 | sextet(c)?;
+        }
+        bits <<= 6 * (4 - group.len()) as u32;
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..group.len()]);
+    }
+    Some(out)
+}
+
+/// Whether a request with `credentials` may be answered: always without
+/// `requirepass`, else with the default user's password.
+fn authorized(credentials: Option<&(Vec<u8>, Vec<u8>)>) -> bool {
+    !commands::settings::password_required()
+        || credentials.is_some_and(|(user, password)| {
+            user == b"default" && commands::settings::password_matches(password)
+        })
 }
 
 /// An HTTP token character (RFC 9110), as header names are made of.
@@ -217,11 +281,20 @@ pub(crate) async fn serve(
                 metrics,
                 close,
                 len,
+                credentials,
             } => {
                 input.drain(..len);
                 client.last_interaction = store::now_millis();
                 crate::clients::sync(client);
-                if metrics {
+                if !authorized(credentials.as_ref()) {
+                    response_with(
+                        &mut out,
+                        "401 Unauthorized",
+                        "Content-Type: text/plain\r\nWWW-Authenticate: Basic realm=\"mayfly\"\r\n",
+                        b"Unauthorized\n",
+                        close,
+                    );
+                } else if metrics {
                     let text = render(reactor).await;
                     response(&mut out, "200 OK", CONTENT_TYPE, text.as_bytes(), close);
                 } else {
@@ -243,11 +316,17 @@ pub(crate) async fn serve(
 
 /// Appends an HTTP/1.1 response to `out`.
 fn response(out: &mut Vec<u8>, status: &str, content_type: &str, body: &[u8], close: bool) {
+    let content_type = format!("Content-Type: {content_type}\r\n");
+    response_with(out, status, &content_type, body, close);
+}
+
+/// Appends an HTTP/1.1 response with these `headers` (each line ending in
+/// CRLF) before its length.
+fn response_with(out: &mut Vec<u8>, status: &str, headers: &str, body: &[u8], close: bool) {
     let connection = if close { "Connection: close\r\n" } else { "" };
     out.extend_from_slice(
         format!(
-            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-             {connection}\r\n",
+            "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n{connection}\r\n",
             body.len()
         )
         .as_bytes(),
@@ -617,6 +696,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn basic_credentials_are_read_as_rfc_7617_has_them() {
+        assert_eq!(
+            base64_decode(b"ZGVmYXVsdDpzM2NyZXQ="),
+            Some(b"default:s3cret".to_vec())
+        );
+        assert_eq!(base64_decode(b"YQ"), Some(b"a".to_vec()));
+        assert_eq!(base64_decode(b"YWI="), Some(b"ab".to_vec()));
+        assert_eq!(base64_decode(b"YWJj"), Some(b"abc".to_vec()));
+        assert_eq!(base64_decode(b""), Some(Vec::new()));
+        assert_eq!(base64_decode(b"Y"), None);
+        assert_eq!(base64_decode(b"YW!j"), None);
+        assert_eq!(
+            basic_credentials(b"Basic ZGVmYXVsdDpzM2NyZXQ="),
+            Some((b"default".to_vec(), b"s3cret".to_vec()))
+        );
+        // The password may hold colons; the user may not.
+        assert_eq!(
+            basic_credentials(b"basic dTpwOnE="),
+            Some((b"u".to_vec(), b"p:q".to_vec()))
+        );
+        assert_eq!(basic_credentials(b"Bearer ZGVmYXVsdDpz"), None);
+        assert_eq!(basic_credentials(b"Basic"), None);
+        assert_eq!(basic_credentials(b"Basic bm9jb2xvbg=="), None);
+    }
+
+    #[test]
     fn http_is_told_from_the_first_line() {
         assert_eq!(sniff(b"GET /metrics HTTP/1.1\r\n"), Some(true));
         assert_eq!(
@@ -650,6 +755,7 @@ mod tests {
             metrics,
             close,
             len,
+            credentials: None,
         };
         let head = b"GET /metrics HTTP/1.1\r\nHost: a:1\r\nAccept: text/plain\r\n\r\nGET";
         assert_eq!(parse_head(head), get(true, false, head.len() - 3));
@@ -668,6 +774,16 @@ mod tests {
         assert_eq!(
             parse_head(b"GET /x HTTP/1.1\nconnection: foo, close\n\n"),
             get(false, true, 40)
+        );
+        let with_auth = b"GET /metrics HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n";
+        assert_eq!(
+            parse_head(with_auth),
+            Head::Get {
+                metrics: true,
+                close: false,
+                len: with_auth.len(),
+                credentials: Some((b"u".to_vec(), b"p".to_vec())),
+            }
         );
         assert_eq!(
             parse_head(b"GET /metrics HTTP/1.1\r\nHost: a\r\n"),
