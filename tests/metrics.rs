@@ -9,7 +9,7 @@
 #[macro_use]
 mod common;
 
-use common::{info_field, show, text_of, RedisServer, Server};
+use common::{info_field, shard_field, show, text_of, RedisServer, Server};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -416,7 +416,7 @@ fn metrics_are_served_in_the_text_format() {
         ),
         ("mayfly_commands_processed_total", "counter", None),
         ("mayfly_shard_ops_total", "counter", None),
-        ("mayfly_shard_memory_bytes", "gauge", None),
+        ("mayfly_shard_keyspace_memory_bytes", "gauge", None),
         ("mayfly_expired_keys_total", "counter", Some("expired_keys")),
         (
             "mayfly_keyspace_hits_total",
@@ -575,6 +575,132 @@ fn metrics_are_served_in_the_text_format() {
     assert_eq!(last.header("connection"), Some("close"));
     parse_exposition(&last.body);
     http.expect_closed();
+}
+
+/// Each shard's `keyspace_memory`, from INFO and from /metrics (asserted
+/// equal: nothing changes the data between the two readings).
+fn keyspace_memory(c: &mut common::Client, http: &mut Http) -> Vec<u64> {
+    let info = text_of(&c.cmd(&["INFO", "everything"]));
+    let from_info = shard_field(&info, "keyspace_memory")
+        .unwrap_or_else(|| panic!("no keyspace_memory in {info}"));
+    http.send(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let (_, samples) = parse_exposition(&http.response().body);
+    let from_metrics: Vec<u64> = ["0", "1"]
+        .iter()
+        .map(|s| {
+            value(
+                &samples,
+                "mayfly_shard_keyspace_memory_bytes",
+                &[("shard", s)],
+            ) as u64
+        })
+        .collect();
+    assert_eq!(from_info, from_metrics, "INFO and /metrics");
+    from_info
+}
+
+/// The per-shard memory is what the shard's data holds: INFO and /metrics
+/// scrapes, transactions and cross-shard RENAMEs (whose replies, parts and
+/// entries are built on one thread and freed on another) leave it where it
+/// was, exactly; it rises with the bytes stored and falls back when they
+/// are deleted, to the same figures each time.
+#[test]
+fn shard_memory_follows_the_data_and_does_not_drift() {
+    let Some(s) = server() else { return };
+    let mut c = s.client();
+    let mut http = Http::connect(s.port());
+    let keys_per_shard = |c: &mut common::Client| {
+        let info = text_of(&c.cmd(&["INFO", "shards"]));
+        shard_field(&info, "keys").expect("keys per shard")
+    };
+    // A key on each shard.
+    let mut on_shard: [Option<String>; 2] = [None, None];
+    for i in 0.. {
+        assert!(i < 100, "100 keys all on one shard");
+        let key = format!("key:{i}");
+        let before = keys_per_shard(&mut c);
+        assert_cmd!(c, ["SET", key.as_str(), "v"], b"+OK\r\n");
+        let after = keys_per_shard(&mut c);
+        let shard = (0..2).find(|&s| after[s] > before[s]).expect("a shard");
+        on_shard[shard].get_or_insert(key);
+        if on_shard.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    let [Some(a), Some(b)] = on_shard else {
+        unreachable!()
+    };
+    assert_cmd!(c, ["FLUSHALL"], b"+OK\r\n");
+    let empty = keyspace_memory(&mut c, &mut http);
+
+    // One large value on shard 0, moved there and back once so that each
+    // shard has the table slots it will reuse.
+    let big = "x".repeat(10_000);
+    assert_cmd!(c, ["SET", a.as_str(), big.as_str()], b"+OK\r\n");
+    assert_cmd!(c, ["RENAME", a.as_str(), b.as_str()], b"+OK\r\n");
+    assert_cmd!(c, ["RENAME", b.as_str(), a.as_str()], b"+OK\r\n");
+    let start = keyspace_memory(&mut c, &mut http);
+    assert!(start[0] >= empty[0] + 10_000, "{empty:?} -> {start:?}");
+    for round in 0..300 {
+        let now = keyspace_memory(&mut c, &mut http);
+        assert_eq!(now, start, "after {round} rounds");
+        assert_cmd!(c, ["RENAME", a.as_str(), b.as_str()], b"+OK\r\n");
+        let moved = keyspace_memory(&mut c, &mut http);
+        assert!(moved[1] >= empty[1] + 10_000, "{start:?} -> {moved:?}");
+        assert!(moved[0] + 10_000 <= start[0], "{start:?} -> {moved:?}");
+        let reply = c.cmd(&["MGET", a.as_str(), b.as_str()]);
+        assert_eq!(
+            reply,
+            format!("*2\r\n$-1\r\n$10000\r\n{big}\r\n").as_bytes()
+        );
+        assert_cmd!(c, ["RENAME", b.as_str(), a.as_str()], b"+OK\r\n");
+        c.cmd(&["CLIENT", "LIST"]);
+        c.cmd(&["SLOWLOG", "GET"]);
+    }
+    assert_eq!(keyspace_memory(&mut c, &mut http), start);
+
+    // 200 values of 10,000 bytes, then deleted; three times (the first
+    // leaves the tables with free-slot lists that the others reuse).
+    let keys: Vec<String> = (0..200).map(|i| format!("big:{i}")).collect();
+    let mut stored = Vec::new();
+    let mut cleared = Vec::new();
+    for _ in 0..3 {
+        for key in &keys {
+            assert_cmd!(c, ["SET", key.as_str(), big.as_str()], b"+OK\r\n");
+        }
+        let per_shard = keys_per_shard(&mut c);
+        let full = keyspace_memory(&mut c, &mut http);
+        for shard in 0..2 {
+            // Each key's value (on the heap) and at most a slab chunk and
+            // an index of its own besides.
+            let added = per_shard[shard] - u64::from(shard == 0);
+            let rise = full[shard] - start[shard];
+            assert!(added > 0, "keys per shard {per_shard:?}");
+            assert!(
+                rise >= added * 10_000 && rise <= added * (10_000 + 4096),
+                "shard {shard}: {added} keys, {start:?} -> {full:?}"
+            );
+        }
+        for key in &keys {
+            assert_cmd!(c, ["DEL", key.as_str()], b":1\r\n");
+        }
+        let after = keyspace_memory(&mut c, &mut http);
+        for shard in 0..2 {
+            // The values are gone; the tables keep what they grew.
+            let kept = after[shard] - start[shard];
+            assert!(
+                kept < (full[shard] - start[shard]) / 4,
+                "shard {shard}: {start:?} -> {full:?} -> {after:?}"
+            );
+        }
+        stored.push(full);
+        cleared.push(after);
+    }
+    assert_eq!(stored[1], stored[2], "the same data, the same figures");
+    assert_eq!(cleared[0], cleared[1], "the same data, the same figures");
+    assert_eq!(cleared[1], cleared[2], "the same data, the same figures");
+    assert_cmd!(c, ["FLUSHALL"], b"+OK\r\n");
+    assert_eq!(keyspace_memory(&mut c, &mut http), empty);
 }
 
 #[test]

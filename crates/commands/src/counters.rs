@@ -42,12 +42,12 @@ pub(crate) fn decrby(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
 fn incr_decr(ctx: &mut ShardCtx, key: &[u8], by: i64, enc: &mut ReplyEncoder) {
     let now = ctx.now;
     let db = ctx.keyspace();
-    let result = match db.get(key, now) {
+    let result = match db.get_mut(key, now) {
         None => {
             db.set_string(key, Decimal::of(by).as_bytes(), None, now);
             Ok(by)
         }
-        Some(entry) => {
+        Some(mut entry) => {
             let result = string_bytes(entry.value()).and_then(|s| add(s, by));
             if let Ok(n) = result {
                 entry.set_string(Decimal::of(n).as_bytes());
@@ -97,13 +97,13 @@ pub(crate) fn incrbyfloat(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncode
     let (key, increment) = (args.get(1), args.get(2));
     let now = ctx.now;
     let db = ctx.keyspace();
-    let result = match db.get(key, now) {
+    let result = match db.get_mut(key, now) {
         None => float_sum(b"0", increment).map(|text| {
             enc.bulk(&text);
             let encoding = Encoding::of_created_string(&text);
             db.set_encoded(key, Value::String(text), encoding, None, now);
         }),
-        Some(entry) => string_bytes(entry.value())
+        Some(mut entry) => string_bytes(entry.value())
             .and_then(|s| float_sum(s, increment))
             .map(|text| {
                 enc.bulk(&text);

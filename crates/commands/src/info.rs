@@ -176,9 +176,12 @@ pub struct ShardStats {
     pub mesh_sent: u64,
     /// Mesh messages it received from others (snapshot only).
     pub mesh_received: u64,
-    /// Bytes its thread allocated minus those it freed (snapshot only; see
-    /// `store::memory::thread_allocated_bytes`).
-    pub memory: isize,
+    /// Bytes the shard's data holds: its databases' tables and the heap
+    /// blocks of their keys and values (snapshot only; see
+    /// `store::Databases::memory_bytes`). Exact whichever thread allocated
+    /// or frees them; the process's other memory (connections, buffers,
+    /// the mesh) is in `used_memory` only.
+    pub keyspace_memory: usize,
     /// CPU time of its thread (snapshot only).
     pub cpu: CpuTime,
     /// Per-command calls, durations, failures and refusals, and error
@@ -187,10 +190,12 @@ pub struct ShardStats {
 }
 
 impl ShardStats {
-    /// A copy of the counters with the keyspace figures of `dbs`. Reading
-    /// them reclaims nothing, so INFO shows what active expiry has done.
+    /// A copy of the counters with the keyspace figures of `dbs` and the
+    /// memory they hold. Reading them reclaims nothing, so INFO shows what
+    /// active expiry has done.
     pub fn snapshot(&self, dbs: &store::Databases) -> ShardStats {
         let mut out = self.clone();
+        out.keyspace_memory = dbs.memory_bytes();
         out.databases.clear();
         out.expired_keys = 0;
         for (index, db) in dbs.iter() {
@@ -787,7 +792,10 @@ fn avg_ttl(db: &DbStats, now_ms: u64) -> u64 {
     u64::try_from(mean.saturating_sub(u128::from(now_ms))).unwrap_or(u64::MAX)
 }
 
-/// Mayfly's own section: one `shardN:` line per shard.
+/// Mayfly's own section: one `shardN:` line per shard. `keyspace_memory`
+/// is the bytes the shard's data holds ([`ShardStats::keyspace_memory`]),
+/// a name of its own: Redis's `used_memory_dataset` is `used_memory` less
+/// the overhead, the main tables included, which Mayfly's figure counts.
 fn shards(t: &mut Text, r: &Report) {
     t.header("Shards");
     t.field("shards", r.shards.len());
@@ -795,13 +803,13 @@ fn shards(t: &mut Text, r: &Report) {
         t.field(
             &format!("shard{i}"),
             format_args!(
-                "keys={},expires={},ops={},used_memory={},mesh_sent={},mesh_received={},\
+                "keys={},expires={},ops={},keyspace_memory={},mesh_sent={},mesh_received={},\
                  peer_batches={},peer_jobs={},connected_clients={},used_cpu_sys={:.6},\
                  used_cpu_user={:.6}",
                 s.keys(),
                 s.expires(),
                 s.ops,
-                s.memory,
+                s.keyspace_memory,
                 s.mesh_sent,
                 s.mesh_received,
                 s.peer_batches,
@@ -916,7 +924,7 @@ mod tests {
     fn shards_section_lists_each_shard() {
         let mut one = stats(vec![(0, db(2, 1))]);
         one.ops = 7;
-        one.memory = -5;
+        one.keyspace_memory = 5;
         one.mesh_sent = 3;
         one.mesh_received = 4;
         one.cpu.user = Duration::from_micros(1_500_000);
@@ -924,10 +932,10 @@ mod tests {
         assert_eq!(
             info(&["SHARDS"], &[one, two]),
             "# Shards\r\nshards:2\r\n\
-             shard0:keys=2,expires=1,ops=7,used_memory=-5,mesh_sent=3,mesh_received=4,\
+             shard0:keys=2,expires=1,ops=7,keyspace_memory=5,mesh_sent=3,mesh_received=4,\
              peer_batches=0,peer_jobs=0,connected_clients=1,used_cpu_sys=0.000000,\
              used_cpu_user=1.500000\r\n\
-             shard1:keys=3,expires=0,ops=0,used_memory=0,mesh_sent=0,mesh_received=0,\
+             shard1:keys=3,expires=0,ops=0,keyspace_memory=0,mesh_sent=0,mesh_received=0,\
              peer_batches=0,peer_jobs=0,connected_clients=1,used_cpu_sys=0.000000,\
              used_cpu_user=0.000000\r\n"
         );

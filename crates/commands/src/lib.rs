@@ -137,7 +137,7 @@ mod testkit;
 impl ShardCtx<'_> {
     /// Looks `key` up for reading, counting a keyspace hit or miss and
     /// recording an access (OBJECT IDLETIME restarts from 0).
-    pub fn read(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
+    pub fn read(&mut self, key: &[u8]) -> Option<&store::Entry> {
         let found = self.dbs.db(self.db).get(key, self.now);
         count_lookup(self.stats, found.is_some());
         found
@@ -145,7 +145,7 @@ impl ShardCtx<'_> {
 
     /// Looks `key` up for reading without recording an access (Redis's
     /// `LOOKUP_NOTOUCH`: TYPE, EXISTS, TTL, OBJECT), counting a hit or miss.
-    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut store::Entry> {
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&store::Entry> {
         let found = self.dbs.db(self.db).peek(key, self.now);
         count_lookup(self.stats, found.is_some());
         found

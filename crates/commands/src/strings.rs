@@ -192,16 +192,19 @@ fn append_generic(
     let (key, tail) = (args.get(1), args.get(2));
     let now = ctx.now;
     let db = ctx.keyspace();
-    match db.get(key, now) {
+    match db.get_mut(key, now) {
         None => {
             db.set_string(key, tail, None, now);
             enc.integer(tail.len() as i64);
         }
-        Some(entry) => {
-            let s = string_mut(entry.value_mut())?;
-            check_string_length(s.len() as u64, tail.len() as u64)?;
-            s.extend_from_slice(tail);
-            let len = s.len();
+        Some(mut entry) => {
+            let len = {
+                let mut value = entry.value_mut();
+                let s = string_mut(&mut value)?;
+                check_string_length(s.len() as u64, tail.len() as u64)?;
+                s.extend_from_slice(tail);
+                s.len()
+            };
             entry.set_encoding(Encoding::Raw);
             enc.integer(len as i64);
         }
@@ -228,7 +231,7 @@ fn setrange_generic(
     let offset = offset as u64;
     let now = ctx.now;
     let db = ctx.keyspace();
-    match db.get(key, now) {
+    match db.get_mut(key, now) {
         None => {
             // Setting nothing on a missing key creates nothing.
             if patch.is_empty() {
@@ -243,19 +246,22 @@ fn setrange_generic(
             db.set_encoded(key, Value::String(s), Encoding::Raw, None, now);
             enc.integer(len as i64);
         }
-        Some(entry) => {
-            let s = string_mut(entry.value_mut())?;
-            if patch.is_empty() {
-                enc.integer(s.len() as i64);
-                return Ok(());
-            }
-            check_string_length(offset, patch.len() as u64)?;
-            let (start, end) = (offset as usize, offset as usize + patch.len());
-            if s.len() < end {
-                s.resize(end, 0);
-            }
-            s[start..end].copy_from_slice(patch);
-            let len = s.len();
+        Some(mut entry) => {
+            let len = {
+                let mut value = entry.value_mut();
+                let s = string_mut(&mut value)?;
+                if patch.is_empty() {
+                    enc.integer(s.len() as i64);
+                    return Ok(());
+                }
+                check_string_length(offset, patch.len() as u64)?;
+                let (start, end) = (offset as usize, offset as usize + patch.len());
+                if s.len() < end {
+                    s.resize(end, 0);
+                }
+                s[start..end].copy_from_slice(patch);
+                s.len()
+            };
             entry.set_encoding(Encoding::Raw);
             enc.integer(len as i64);
         }
@@ -466,9 +472,9 @@ fn set_generic(
         ctx.keyspace().get(key, now)
     };
     let found = old.is_some();
-    let old_deadline = old.as_ref().and_then(|e| e.deadline());
+    let old_deadline = old.and_then(|e| e.deadline());
     if opts.get {
-        match old.as_deref().map(|e| string_bytes(e.value())) {
+        match old.map(|e| string_bytes(e.value())) {
             Some(Ok(s)) => enc.bulk(s),
             Some(Err(e)) => return reply_error(enc, &e),
             None => enc.null(),

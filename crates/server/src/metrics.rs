@@ -490,10 +490,10 @@ fn exposition(shards: &[(usize, ShardStats)], p: &ProcessStats) -> String {
     );
     x.per_shard(
         shards,
-        "mayfly_shard_memory_bytes",
+        "mayfly_shard_keyspace_memory_bytes",
         "gauge",
-        "Bytes the shard's thread allocated minus the bytes it freed.",
-        |s| s.memory,
+        "Bytes the shard's data holds: its tables and the heap blocks of its keys and values.",
+        |s| s.keyspace_memory,
     );
     x.per_shard(
         shards,

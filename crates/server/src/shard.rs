@@ -589,10 +589,10 @@ impl ShardState {
     }
 
     /// INFO's figures of this shard, read on its own thread: its counters,
-    /// keyspaces, and what its thread allocated, sent and used.
+    /// keyspaces and the memory they hold, and what its thread sent and
+    /// used.
     fn info_snapshot(&self) -> Box<ShardStats> {
         let mut stats = self.stats.snapshot(&self.dbs);
-        stats.memory = store::memory::thread_allocated_bytes();
         (stats.mesh_sent, stats.mesh_received) = crate::mesh::traffic();
         stats.cpu = crate::cpu::usage(crate::cpu::Who::Thread);
         Box::new(stats)

@@ -16,6 +16,7 @@
 
 use std::fmt;
 use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
 
 use crate::{Encoding, UnixMillis, Value, ValueRef};
 
@@ -177,6 +178,26 @@ impl Entry {
         }
     }
 
+    /// [`Entry::replace`] of a stored entry, bringing its keyspace's count
+    /// of heap bytes up to date. A small value over a small one (SET's usual
+    /// case) moves no heap block and costs no more than `replace`.
+    #[inline]
+    pub(crate) fn replace_counted(
+        &mut self,
+        key: &[u8],
+        value: Incoming<'_>,
+        meta: Meta,
+        heap_bytes: &mut usize,
+    ) -> Entry {
+        if !self.is_heap() && key.len() + value.bytes().len() <= INLINE {
+            return std::mem::replace(self, Entry::new(key, value, meta));
+        }
+        let before = self.heap_bytes();
+        let old = self.replace(key, value, meta);
+        *heap_bytes = *heap_bytes - before + self.heap_bytes();
+        old
+    }
+
     /// The metadata, as [`Entry::new`] takes it.
     #[inline]
     fn meta(&self) -> Meta {
@@ -207,6 +228,14 @@ impl Entry {
     }
 
     /// The heap value; only for heap entries.
+    #[inline]
+    fn heap_value(&self) -> &Value {
+        debug_assert!(self.is_heap());
+        // SAFETY: callers check HEAP, which says `heap` is the active field.
+        unsafe { &(*self.body.heap).value }
+    }
+
+    /// The heap value, mutable; only for heap entries.
     #[inline]
     fn heap_mut_value(&mut self) -> &mut Value {
         debug_assert!(self.is_heap());
@@ -240,8 +269,9 @@ impl Entry {
     }
 
     /// The value, mutable (changing a value never changes the deadline). An
-    /// inline value moves to the heap first, where it can grow.
-    pub fn value_mut(&mut self) -> &mut Value {
+    /// inline value moves to the heap first, where it can grow. Outside this
+    /// crate, through [`EntryMut::value_mut`], which accounts for the change.
+    pub(crate) fn value_mut(&mut self) -> &mut Value {
         if !self.is_heap() {
             let heap = Heap {
                 key: self.key().into(),
@@ -255,7 +285,7 @@ impl Entry {
     /// Replaces the value with the string `value`, keeping the key, deadline,
     /// guard and access time (INCR rewriting a counter): inline when the key
     /// and the string fit together, so a counter never allocates.
-    pub fn set_string(&mut self, value: &[u8]) {
+    pub(crate) fn set_string(&mut self, value: &[u8]) {
         let key_len = self.key().len();
         if key_len + value.len() > INLINE {
             let Value::String(s) = self.value_mut();
@@ -315,7 +345,8 @@ impl Entry {
 
     /// Records a new encoding, after a command changed the value in place
     /// (APPEND and SETRANGE make `raw`, INCR keeps `int`).
-    pub fn set_encoding(&mut self, encoding: Encoding) {
+    #[inline]
+    pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
         self.flags = (self.flags & !ENCODING_MASK) | encoding as u8;
     }
 
@@ -330,9 +361,9 @@ impl Entry {
         u64::from(secs(now).saturating_sub(self.access_secs))
     }
 
-    /// Records an access at `now` ([`crate::Keyspace::get`] does this itself).
+    /// Records an access at `now` ([`crate::Keyspace::get`] does this).
     #[inline]
-    pub fn touch(&mut self, now: UnixMillis) {
+    pub(crate) fn touch(&mut self, now: UnixMillis) {
         self.access_secs = secs(now);
     }
 
@@ -340,7 +371,14 @@ impl Entry {
     /// blocks of its key and value (allocator overhead and the index's
     /// share not included).
     pub fn memory_usage(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.heap().map_or(0, |h| h.key.len() + h.value.heap_size())
+        std::mem::size_of::<Entry>() + self.heap_bytes()
+    }
+
+    /// Bytes of the heap blocks of its key and value (0 for an inline
+    /// entry): what it adds to its keyspace's memory beyond its slot.
+    #[inline]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.heap().map_or(0, |h| h.key.len() + h.value.heap_size())
     }
 
     /// The raw deadline, 0 = none.
@@ -378,6 +416,99 @@ impl Drop for Entry {
             // is dropped once, here.
             unsafe { ManuallyDrop::drop(&mut self.body.heap) }
         }
+    }
+}
+
+/// A stored entry opened for a command to change its value in place
+/// ([`crate::Keyspace::get_mut`]: APPEND, SETRANGE, INCR, INCRBYFLOAT).
+///
+/// A keyspace keeps a running count of the heap bytes of its entries (see
+/// [`crate::Keyspace::memory_bytes`]); an entry borrowed from it changes
+/// only through this handle, which carries that count and brings it up to
+/// date with every change it makes. Reading goes through `Deref`.
+pub struct EntryMut<'a> {
+    entry: &'a mut Entry,
+    /// The keyspace's count of heap bytes, which includes this entry's.
+    heap_bytes: &'a mut usize,
+}
+
+impl<'a> EntryMut<'a> {
+    #[inline]
+    pub(crate) fn new(entry: &'a mut Entry, heap_bytes: &'a mut usize) -> Self {
+        Self { entry, heap_bytes }
+    }
+
+    /// The value, to change in place: an inline value moves to the heap
+    /// first, where it can grow. The keyspace's count is brought up to date
+    /// when the returned guard is dropped, however much the value grew or
+    /// shrank (or its capacity did).
+    pub fn value_mut(&mut self) -> ValueMut<'_> {
+        let before = self.entry.heap_bytes();
+        self.entry.value_mut();
+        ValueMut {
+            entry: self.entry,
+            heap_bytes: self.heap_bytes,
+            before,
+        }
+    }
+
+    /// Replaces the value with the string `value`, keeping the key,
+    /// deadline, guard and access time (INCR rewriting a counter); inline
+    /// when the key and the string fit together, so a counter never
+    /// allocates.
+    pub fn set_string(&mut self, value: &[u8]) {
+        let before = self.entry.heap_bytes();
+        self.entry.set_string(value);
+        *self.heap_bytes = *self.heap_bytes - before + self.entry.heap_bytes();
+    }
+
+    /// Records a new encoding, after a command changed the value in place
+    /// (APPEND and SETRANGE make `raw`, INCR keeps `int`).
+    #[inline]
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.entry.set_encoding(encoding);
+    }
+}
+
+impl Deref for EntryMut<'_> {
+    type Target = Entry;
+
+    #[inline]
+    fn deref(&self) -> &Entry {
+        self.entry
+    }
+}
+
+/// The value of an [`EntryMut`], open for change; dropping it measures the
+/// value again and corrects the keyspace's count of heap bytes by the
+/// difference.
+pub struct ValueMut<'a> {
+    /// A heap entry (`EntryMut::value_mut` made it one).
+    entry: &'a mut Entry,
+    heap_bytes: &'a mut usize,
+    /// The entry's heap bytes before `value_mut` (0 when it was inline).
+    before: usize,
+}
+
+impl Deref for ValueMut<'_> {
+    type Target = Value;
+
+    #[inline]
+    fn deref(&self) -> &Value {
+        self.entry.heap_value()
+    }
+}
+
+impl DerefMut for ValueMut<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Value {
+        self.entry.heap_mut_value()
+    }
+}
+
+impl Drop for ValueMut<'_> {
+    fn drop(&mut self) {
+        *self.heap_bytes = *self.heap_bytes - self.before + self.entry.heap_bytes();
     }
 }
 

@@ -28,7 +28,7 @@
 
 use crate::entry::{is_due, secs, Incoming, Meta};
 use crate::wheel::TimerWheel;
-use crate::{key_hash, Encoding, Entry, UnixMillis, Value};
+use crate::{key_hash, Encoding, Entry, EntryMut, UnixMillis, Value};
 
 mod scan;
 mod segment;
@@ -97,6 +97,10 @@ struct Counts {
     /// The sum of the deadlines of the entries that have one, for INFO's
     /// `avg_ttl`: kept with `expires`, so the average costs one division.
     deadline_sum: u128,
+    /// The heap bytes of the entries stored (see [`Entry::heap_bytes`]):
+    /// kept wherever an entry comes, goes or changes its value, so the
+    /// keyspace's memory costs no walk over its entries.
+    heap_bytes: usize,
 }
 
 impl Counts {
@@ -104,6 +108,7 @@ impl Counts {
     #[inline]
     fn removed(&mut self, entry: &Entry, now: UnixMillis) -> bool {
         self.len -= 1;
+        self.heap_bytes -= entry.heap_bytes();
         let deadline = entry.raw_deadline();
         if deadline != 0 {
             self.expires -= 1;
@@ -196,29 +201,34 @@ impl Keyspace {
     }
 
     /// The live entry for `key`, its access time set to `now` (every read
-    /// and write of a key goes through here); an expired entry is deleted
-    /// and `None` returned.
+    /// and write of a key goes through here or [`Keyspace::get_mut`]); an
+    /// expired entry is deleted and `None` returned.
     #[inline]
-    pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
-        let entry = self.peek(key, now)?;
+    pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Entry> {
+        let entry = live_entry(&mut self.segments, &mut self.counts, key, now)?;
         entry.touch(now);
         Some(entry)
+    }
+
+    /// [`Keyspace::get`] for a command that changes the value in place
+    /// (APPEND, SETRANGE, INCR ...): the [`EntryMut`] keeps the keyspace's
+    /// memory count true through the change.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<EntryMut<'_>> {
+        let Self {
+            segments, counts, ..
+        } = self;
+        let entry = live_entry(segments, counts, key, now)?;
+        entry.touch(now);
+        Some(EntryMut::new(entry, &mut counts.heap_bytes))
     }
 
     /// The live entry for `key` without recording an access (OBJECT, TYPE,
     /// EXISTS and TTL look without touching, as in Redis); an expired entry
     /// is deleted and `None` returned.
     #[inline]
-    pub fn peek(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
-        let hash = key_hash(key);
-        let segment = &mut self.segments[segment_of(hash, self.segments.len())];
-        let slot = segment.find(hash, key)?;
-        if segment.get(slot).is_expired(now) {
-            let entry = segment.remove(hash, slot);
-            self.counts.removed(&entry, now);
-            return None;
-        }
-        Some(segment.get_mut(slot))
+    pub fn peek(&mut self, key: &[u8], now: UnixMillis) -> Option<&Entry> {
+        live_entry(&mut self.segments, &mut self.counts, key, now).map(|entry| &*entry)
     }
 
     /// Stores `value` under `key` with `deadline` (None: no TTL), replacing any
@@ -328,7 +338,7 @@ impl Keyspace {
                     encoding,
                     access_secs,
                 };
-                let previous = entry.replace(key, value, meta);
+                let previous = entry.replace_counted(key, value, meta, &mut self.counts.heap_bytes);
                 if schedule {
                     self.wheel.schedule(new, hash, now);
                 }
@@ -348,7 +358,9 @@ impl Keyspace {
                     encoding,
                     access_secs,
                 };
-                segment.insert(hash, Entry::new(key, value, meta));
+                let entry = Entry::new(key, value, meta);
+                self.counts.heap_bytes += entry.heap_bytes();
+                segment.insert(hash, entry);
                 if schedule {
                     self.wheel.schedule(new, hash, now);
                 }
@@ -432,6 +444,28 @@ impl Keyspace {
         self.counts.len = 0;
         self.counts.expires = 0;
         self.counts.deadline_sum = 0;
+        self.counts.heap_bytes = 0;
+    }
+
+    /// Bytes this keyspace holds on the heap, as requested from the
+    /// allocator (its overhead not included): its tables (each segment's
+    /// slab chunks, free-slot list and index), its timer wheel, and the
+    /// heap blocks of the keys and values that do not fit inline in their
+    /// entry. The tables are summed here (a few thousand segments and wheel
+    /// slots: microseconds); the keys and values are a running count. What
+    /// the keyspace holds, whichever thread allocated or will free it.
+    pub fn memory_bytes(&self) -> usize {
+        let tables: usize = self.segments.iter().map(Segment::memory_bytes).sum();
+        self.segments.len() * std::mem::size_of::<Segment>()
+            + tables
+            + self.wheel.memory_bytes()
+            + self.counts.heap_bytes
+    }
+
+    /// The part of [`Keyspace::memory_bytes`] that is the heap blocks of
+    /// keys and values.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.heap_bytes
     }
 }
 
@@ -439,6 +473,26 @@ impl Default for Keyspace {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The live entry for `key` in `segments`, whose counts are `counts`; an
+/// expired one is deleted and `None` returned.
+#[inline]
+fn live_entry<'s>(
+    segments: &'s mut [Segment],
+    counts: &mut Counts,
+    key: &[u8],
+    now: UnixMillis,
+) -> Option<&'s mut Entry> {
+    let hash = key_hash(key);
+    let segment = &mut segments[segment_of(hash, segments.len())];
+    let slot = segment.find(hash, key)?;
+    if segment.get(slot).is_expired(now) {
+        let entry = segment.remove(hash, slot);
+        counts.removed(&entry, now);
+        return None;
+    }
+    Some(segment.get_mut(slot))
 }
 
 fn empty_segments(count: usize) -> Box<[Segment]> {
@@ -539,6 +593,16 @@ mod tests {
             .count();
         assert_eq!(ks.len(), len);
         assert_eq!(ks.expires_len(), expires);
+        assert_eq!(ks.heap_bytes(), heap_recount(ks));
+    }
+
+    /// The heap bytes of every entry stored, counted one by one.
+    fn heap_recount(ks: &Keyspace) -> usize {
+        ks.segments
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(Entry::heap_bytes)
+            .sum()
     }
 
     #[test]
@@ -553,12 +617,12 @@ mod tests {
         assert_eq!(enc(&mut ks, b"e"), Encoding::Embstr);
         assert_eq!(enc(&mut ks, b"r"), Encoding::Raw);
         assert_eq!(enc(&mut ks, b"f"), Encoding::Embstr);
-        let e = ks.get(b"i", T0).unwrap();
+        let mut e = ks.get_mut(b"i", T0).unwrap();
         e.set_encoding(Encoding::Raw);
         assert_eq!(e.encoding(), Encoding::Raw);
         // Changing the encoding keeps the deadline's guard and access time.
         ks.set(b"t", s("1"), Some(T0 + 10), T0);
-        ks.get(b"t", T0).unwrap().set_encoding(Encoding::Raw);
+        ks.get_mut(b"t", T0).unwrap().set_encoding(Encoding::Raw);
         assert_eq!(expire_all(&mut ks, T0 + 10), 1);
         // Overwriting returns the old encoding and takes the new one.
         let old = ks.set(b"i", s("abc"), None, T0).unwrap();
@@ -597,7 +661,7 @@ mod tests {
         let mut from = Keyspace::new();
         let mut to = Keyspace::new();
         from.set(b"k", s("12"), Some(T0 + 5_000), T0);
-        from.get(b"k", T0).unwrap().set_encoding(Encoding::Raw);
+        from.get_mut(b"k", T0).unwrap().set_encoding(Encoding::Raw);
         let parts = from.remove(b"k", T0 + 2_000).unwrap().into_parts();
         assert_eq!(
             parts,
@@ -669,8 +733,8 @@ mod tests {
         assert_eq!(old.into_value(), s("2"));
         assert_eq!(ks.expires_len(), 0);
 
-        if let Some(e) = ks.get(b"a", T0) {
-            let Value::String(v) = e.value_mut();
+        if let Some(mut e) = ks.get_mut(b"a", T0) {
+            let Value::String(v) = &mut *e.value_mut();
             v.push(b'!');
         }
         assert_eq!(value_of(&mut ks, "a", T0).as_deref(), Some("3!"));
@@ -1241,5 +1305,156 @@ mod tests {
             .sum();
         assert_eq!(expired, 1);
         assert_eq!(dbs.iter().map(|(_, db)| db.len()).sum::<usize>(), 1);
+    }
+
+    /// A string of `len` bytes in a buffer of `len + spare` capacity.
+    fn string_with_spare(len: usize, spare: usize) -> Value {
+        let mut v = Vec::with_capacity(len + spare);
+        v.resize(len, b'v');
+        Value::String(v)
+    }
+
+    /// Random operations over four databases, as the commands use the
+    /// store (SET of small and large values, APPEND, SETRANGE, INCRBYFLOAT,
+    /// DEL, EXPIRE with lazy and active expiry, MOVE, SWAPDB, FLUSHDB,
+    /// FLUSHALL, RENAME and COPY as take and put): after each, every
+    /// keyspace's running count of heap bytes equals a recount over its
+    /// entries, and the databases' memory moves with it.
+    #[test]
+    fn heap_bytes_match_a_recount_after_random_operations() {
+        let mut rng = Rng::new(11);
+        // Few segments, so that recounting after every step is quick.
+        let mut dbs = crate::Databases::with_segments(4, 16);
+        let mut now = T0;
+        let key = |id: u64| -> Vec<u8> {
+            // Short keys (inline with a small value) and long ones (always
+            // on the heap).
+            if id.is_multiple_of(5) {
+                format!("a-long-key-that-does-not-fit-inline-with-much:{id:08}").into_bytes()
+            } else {
+                format!("k{id}").into_bytes()
+            }
+        };
+        for step in 0..60_000u32 {
+            now += rng.below(3);
+            let db = rng.below(4) as usize;
+            let k = key(rng.below(300));
+            match rng.below(100) {
+                // SET small (inline) or large, with or without a TTL.
+                0..=24 => {
+                    let deadline = (rng.below(3) == 0).then(|| now + 1 + rng.below(50));
+                    let len = [1, 8, 30, 47, 48, 60, 200, 1000][rng.below(8) as usize];
+                    if rng.below(2) == 0 {
+                        dbs.db(db).set_string(&k, &vec![b's'; len], deadline, now);
+                    } else {
+                        let value = string_with_spare(len, rng.below(64) as usize);
+                        dbs.db(db).set(&k, value, deadline, now);
+                    }
+                }
+                // APPEND: an inline value moves to the heap and grows.
+                25..=34 => {
+                    if let Some(mut e) = dbs.db(db).get_mut(&k, now) {
+                        {
+                            let Value::String(v) = &mut *e.value_mut();
+                            v.extend_from_slice(&vec![b'a'; 1 + rng.below(40) as usize]);
+                        }
+                        e.set_encoding(Encoding::Raw);
+                    }
+                }
+                // SETRANGE past the end, or a shrink to fit.
+                35..=41 => {
+                    if let Some(mut e) = dbs.db(db).get_mut(&k, now) {
+                        let mut value = e.value_mut();
+                        let Value::String(v) = &mut *value;
+                        if rng.below(3) == 0 {
+                            v.truncate(v.len() / 2);
+                            v.shrink_to_fit();
+                        } else {
+                            let end = v.len() + rng.below(100) as usize;
+                            v.resize(end, 0);
+                        }
+                    }
+                }
+                // INCRBYFLOAT / INCR rewriting the value: inline when it fits.
+                42..=49 => {
+                    if let Some(mut e) = dbs.db(db).get_mut(&k, now) {
+                        let len = [1, 5, 17, 40, 60][rng.below(5) as usize];
+                        e.set_string(&vec![b'7'; len]);
+                    }
+                }
+                50..=59 => {
+                    dbs.db(db).remove(&k, now);
+                }
+                // EXPIRE / PERSIST.
+                60..=67 => {
+                    let deadline = (rng.below(4) != 0).then(|| now + rng.below(30));
+                    dbs.db(db).set_deadline(&k, deadline, now);
+                }
+                // Lazy expiry on a read.
+                68..=72 => {
+                    dbs.db(db).peek(&k, now);
+                }
+                // MOVE: out of one database, into another where it is missing.
+                73..=78 => {
+                    let to = rng.below(4) as usize;
+                    if to != db && dbs.db(to).get(&k, now).is_none() {
+                        if let Some(entry) = dbs.db(db).remove(&k, now) {
+                            dbs.db(to).insert_parts(&k, entry.into_parts(), now);
+                        }
+                    }
+                }
+                // RENAME: take the entry, put it under another key
+                // (anywhere: across shards it travels as parts).
+                79..=86 => {
+                    let (to, dst) = (rng.below(4) as usize, key(rng.below(300)));
+                    if let Some(entry) = dbs.db(db).remove(&k, now) {
+                        dbs.db(to).insert_parts(&dst, entry.into_parts(), now);
+                    }
+                }
+                // COPY: a clone of the parts, put under another key.
+                87..=91 => {
+                    let dst = key(rng.below(300));
+                    let parts = dbs.db(db).get(&k, now).map(|e| EntryParts {
+                        value: e.value().to_owned(),
+                        deadline: e.deadline(),
+                        encoding: e.encoding().of_copy(),
+                        access_secs: e.access_secs(),
+                    });
+                    if let Some(parts) = parts {
+                        dbs.db(rng.below(4) as usize).insert_parts(&dst, parts, now);
+                    }
+                }
+                92..=94 => dbs.swap(db, rng.below(4) as usize),
+                95..=96 => {
+                    let budget = [1, 10, usize::MAX][rng.below(3) as usize];
+                    dbs.db(db).expire_due(now, budget);
+                }
+                97 => dbs.db(db).clear(),
+                98 if step % 7 == 0 => dbs.iter_mut().for_each(Keyspace::clear),
+                _ => {}
+            }
+            for (_, ks) in dbs.iter() {
+                assert_eq!(ks.heap_bytes(), heap_recount(ks), "step {step}");
+            }
+        }
+        let heap: usize = dbs.iter().map(|(_, ks)| ks.heap_bytes()).sum();
+        assert!(heap > 0, "the workload ends with heap values stored");
+        for (_, ks) in dbs.iter() {
+            check_counts(ks);
+        }
+        // Everything gone: no heap bytes left, and the memory is the
+        // empty keyspaces' own.
+        let empty = crate::Databases::with_segments(4, 16);
+        let mut fresh = crate::Databases::with_segments(4, 16);
+        for i in 0..4 {
+            fresh.db(i);
+        }
+        for ks in dbs.iter_mut() {
+            while ks.expire_due(now + 1000, usize::MAX).more {}
+            ks.clear();
+        }
+        assert_eq!(dbs.iter().map(|(_, ks)| ks.heap_bytes()).sum::<usize>(), 0);
+        assert_eq!(dbs.memory_bytes(), fresh.memory_bytes());
+        assert!(empty.memory_bytes() < fresh.memory_bytes());
     }
 }

@@ -14,7 +14,7 @@ pub mod memory;
 mod value;
 mod wheel;
 
-pub use entry::{Entry, EntryParts};
+pub use entry::{Entry, EntryMut, EntryParts, ValueMut};
 pub use glob::glob_match;
 pub use hash::{hash_tag, key_hash, key_slot, shard_of, shard_of_hash, CLUSTER_SLOTS};
 pub use keyspace::{ExpireOutcome, Keyspace, MAX_DEADLINE, SCAN_SEGMENT_FRACTION, SEGMENTS};
@@ -76,6 +76,18 @@ impl Databases {
     /// The databases in use, for FLUSHALL and active expiry.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Keyspace> {
         self.dbs.iter_mut().flatten().map(|db| &mut **db)
+    }
+
+    /// Bytes the shard's data holds on the heap: the list of databases and
+    /// every database in use, with its tables and the heap blocks of its
+    /// keys and values ([`Keyspace::memory_bytes`]). INFO's per-shard
+    /// `keyspace_memory`.
+    pub fn memory_bytes(&self) -> usize {
+        let keyspaces: usize = self
+            .iter()
+            .map(|(_, db)| std::mem::size_of::<Keyspace>() + db.memory_bytes())
+            .sum();
+        self.dbs.capacity() * std::mem::size_of::<Option<Box<Keyspace>>>() + keyspaces
     }
 
     /// The databases in use with their indexes, read-only.

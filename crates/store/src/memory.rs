@@ -1,13 +1,17 @@
-//! Memory accounting: a counting global allocator.
+//! Memory accounting of the process: a counting global allocator.
 //!
-//! INFO's `used_memory` (and any future `maxmemory` policy) needs the bytes
-//! the process has allocated, cheaply and at any time. [`CountingAllocator`]
-//! wraps the system allocator and keeps a running total, without a shared
-//! counter that every core would fight over: the total is split over 64
+//! INFO's `used_memory` (and `maxmemory`) needs the bytes the process has
+//! allocated, cheaply and at any time. [`CountingAllocator`] wraps the
+//! system allocator and keeps a running total, without a shared counter
+//! that every core would fight over: the total is split over 64
 //! cache-line-sized slots, each thread adds to its own slot (chosen once per
 //! thread), and [`allocated_bytes`] sums them. Memory freed by another thread
 //! than the one that allocated it is subtracted from the freeing thread's
-//! slot: single slots may go negative, the sum stays exact.
+//! slot: single slots may go negative, the sum stays exact. A single slot
+//! means nothing on its own (a reply built on one shard and freed on
+//! another moves bytes between slots for ever), so no per-thread figure is
+//! offered: a shard's memory is what its data holds, which the keyspaces
+//! count themselves ([`crate::Databases::memory_bytes`]).
 //!
 //! The binary installs it:
 //!
@@ -122,25 +126,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 /// is not the global allocator.
 pub fn allocated_bytes() -> usize {
     sum_slots(COUNTERS.iter().map(|slot| slot.0.load(Relaxed)))
-}
-
-/// Bytes the calling thread allocated through [`CountingAllocator`] minus
-/// the bytes it freed: its own slot's counter (INFO's per-shard memory,
-/// read on each shard's thread).
-///
-/// A block is charged to the thread that allocates it and credited to the
-/// thread that frees it. When another thread frees it (a key moved to
-/// another shard by RENAME, then deleted there), the allocating thread's
-/// figure keeps the bytes and the freeing thread's drops, below zero if it
-/// freed more than it allocated: each figure is what that thread's own
-/// allocations and frees add up to, and only their sum over all threads
-/// ([`allocated_bytes`]) is the process's live total. Mayfly's shards hand
-/// buffers back to the thread that allocated them (see the server's
-/// `BatchReply`), so in steady state a shard's figure is close to what its
-/// thread holds. Threads beyond the 64th share slots, and with them their
-/// figures. 0 when the allocator is not installed.
-pub fn thread_allocated_bytes() -> isize {
-    counter().load(Relaxed)
 }
 
 /// The total of per-thread counters, clamped at 0: the relaxed loads of

@@ -15,7 +15,8 @@ impl Value {
         }
     }
 
-    /// Approximate heap bytes the value owns (for memory accounting).
+    /// Heap bytes the value owns, as allocated (a string's capacity, not
+    /// its length): what its keyspace counts (`Keyspace::memory_bytes`).
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.capacity(),

@@ -160,6 +160,21 @@ impl TimerWheel {
         self.len == 0
     }
 
+    /// Bytes the wheel holds on the heap: its levels and the entries'
+    /// vectors (by capacity).
+    pub fn memory_bytes(&self) -> usize {
+        let slots: usize = self
+            .levels
+            .iter()
+            .flat_map(|level| &level.slots)
+            .map(Vec::capacity)
+            .sum();
+        std::mem::size_of::<[Level; LEVELS]>()
+            + slots * std::mem::size_of::<SlotEntry>()
+            + (self.overdue.capacity() + self.overflow.capacity())
+                * std::mem::size_of::<(UnixMillis, u64)>()
+    }
+
     /// Drops every entry and frees the slot memory.
     pub fn clear(&mut self) {
         for level in self.levels.iter_mut() {

@@ -112,6 +112,17 @@ impl Segment {
         self.index.len()
     }
 
+    /// Bytes the segment holds on the heap: its slab's chunks and the
+    /// lists of chunks and free slots, and its index (entries' own heap
+    /// blocks not included).
+    pub(super) fn memory_bytes(&self) -> usize {
+        let slab = &self.slab;
+        slab.chunks.len() * std::mem::size_of::<Chunk>()
+            + slab.chunks.capacity() * std::mem::size_of::<Box<Chunk>>()
+            + slab.free.capacity() * std::mem::size_of::<u32>()
+            + self.index.allocation_size()
+    }
+
     /// Buckets in the index.
     #[cfg(test)]
     pub(super) fn capacity(&self) -> usize {
