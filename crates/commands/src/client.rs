@@ -9,6 +9,7 @@
 use crate::connection::validate_client_name;
 use crate::error::reply_error;
 use crate::number::parse_i64;
+use crate::table::{sub, SubcommandSpec};
 use crate::{Client, CommandError, ServerFacts};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::UnixMillis;
@@ -480,19 +481,19 @@ pub(crate) fn reply_help(enc: &mut ReplyEncoder, lines: &[&str]) {
     }
 }
 
-/// `(name, arity)` of every CLIENT subcommand, arity counted from CLIENT.
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
-    ("id", 2),
-    ("getname", 2),
-    ("setname", 3),
-    ("setinfo", 4),
-    ("info", 2),
-    ("list", -2),
-    ("kill", -3),
-    ("no-evict", 3),
-    ("no-touch", 3),
-    ("reply", 3),
-    ("help", 2),
+/// Every CLIENT subcommand, its arity counted from CLIENT, and its flags.
+pub(crate) const SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("id", 2),
+    sub("getname", 2),
+    sub("setname", 3),
+    sub("setinfo", 4),
+    sub("info", 2),
+    sub("list", -2).admin(),
+    sub("kill", -3).admin(),
+    sub("no-evict", 3).admin(),
+    sub("no-touch", 3),
+    sub("reply", 3),
+    sub("help", 2),
 ];
 
 /// Finds `args[1]` among `subcommands` and checks the arity as Redis checks a
@@ -500,12 +501,12 @@ pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
 pub(crate) fn subcommand(
     args: &Args,
     command: &'static str,
-    subcommands: &[(&'static str, i32)],
+    subcommands: &[SubcommandSpec],
 ) -> Result<&'static str, CommandError> {
     let sub = args.get(1);
-    let Some(&(name, arity)) = subcommands
+    let Some(&SubcommandSpec { name, arity, .. }) = subcommands
         .iter()
-        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(sub))
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
     else {
         return Err(CommandError::UnknownSubcommand {
             sub: String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned(),

@@ -68,7 +68,7 @@ pub use slowlog::record as slowlog_record;
 pub use slowlog::{redacted as redacted_args, slowlog_part, slowlog_reply};
 pub use table::{
     cross_protocol_attack, lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec,
-    CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, TABLE,
+    CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, SubcommandSpec, TABLE,
 };
 
 use store::{Databases, UnixMillis};

@@ -2,7 +2,9 @@
 //! fake clock, as the server would (minus the network).
 
 use crate::table::KeyFn;
-use crate::{lookup, Checks, Client, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats};
+use crate::{
+    lookup, Checks, Client, CommandId, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats,
+};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::Databases;
 
@@ -107,6 +109,14 @@ impl Harness {
         }
         out
     }
+}
+
+/// The command (or subcommand) `parts` run, as the server resolves it
+/// before running it: none for one it refuses first (unknown command or
+/// subcommand, wrong arity).
+pub(crate) fn command_of<S: AsRef<[u8]>>(parts: &[S]) -> Option<CommandId> {
+    let args = Args::from_slices(parts);
+    CommandId::resolve(lookup(args.get(0))?, &args).ok()
 }
 
 /// Runs a connection command on a fresh client (id 7, 16 databases).

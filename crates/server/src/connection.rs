@@ -599,13 +599,16 @@ fn plan_requests<const WATCHED: bool>(
             continue; // after QUIT nothing else runs
         }
         let steps = batch.steps.len();
-        let shown = if WATCHED {
-            commands::monitor_args(&args)
-        } else {
-            None
-        };
-        let before = planned;
-        let to_defer = plan_one::<WATCHED>(reactor, client, batch, watch, args, &mut planned);
+        let mut shown = None;
+        let to_defer = plan_one::<WATCHED>(
+            reactor,
+            client,
+            batch,
+            watch,
+            args,
+            &mut planned,
+            &mut shown,
+        );
         // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
         let silent = client.reply.suppressed();
         client.reply.command_done();
@@ -613,8 +616,7 @@ fn plan_requests<const WATCHED: bool>(
             batch.steps.pop();
             batch.steps.push(Step::Silent);
         }
-        // Shown once it was not refused (Redis shows what it ran).
-        if let Some(shown) = shown.filter(|_| planned > before) {
+        if let Some(shown) = shown {
             show(client, batch, &shown, silent);
         }
         if let Some(to_defer) = to_defer {
@@ -643,7 +645,8 @@ fn show(client: &Client, batch: &mut Batch, shown: &[u8], silent: bool) {
 
 /// Plans one request: its step, or the command to defer. A command that
 /// runs here (a connection command, or one refused) is timed by `watch`.
-/// `WATCHED`: see [`plan_requests`].
+/// `WATCHED`: see [`plan_requests`]; then a command that is not refused
+/// leaves in `shown` what MONITOR shows of it, if anything.
 fn plan_one<const WATCHED: bool>(
     reactor: &Reactor,
     client: &mut Client,
@@ -651,6 +654,7 @@ fn plan_one<const WATCHED: bool>(
     watch: &mut Stopwatch,
     args: Args,
     planned: &mut usize,
+    shown: &mut Option<Vec<u8>>,
 ) -> Option<Deferred> {
     let shards = reactor.shards;
     let protocol = client.protocol;
@@ -703,13 +707,17 @@ fn plan_one<const WATCHED: bool>(
         );
         return None;
     }
-    if WATCHED && client.monitor && commands::refused_to_monitors(&args) {
+    if WATCHED && client.monitor && commands::refused_to_monitors(command) {
         let error = CommandError::ReplicaKeyspace;
         refuse(reactor, batch, protocol, Some(command), &error);
         return None;
     }
     // Redis counts commands that were looked up and passed the arity check.
     *planned += 1;
+    if WATCHED {
+        // Shown once it was not refused (Redis shows what it ran).
+        *shown = commands::monitor_args(command, &args);
+    }
     let db = client.db as u32;
     let dispatch = spec.route(&args);
     let checks = Checks {
