@@ -37,8 +37,7 @@ mod table;
 
 pub use client::client as client_command;
 pub use client::{
-    client_query, set_full_name, ClientInfo, ClientQuery, ClientType, KillFilter, ListFilter,
-    ReplyMode,
+    client_query, ClientInfo, ClientQuery, ClientType, KillFilter, ListFilter, ReplyMode,
 };
 pub use cmdstats::{
     command_done, error_code, CommandId, CommandMetrics, CommandStats, Refusal, Stopwatch,

@@ -147,6 +147,7 @@ pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (
     for parts in commands {
         let args = Args::from_slices(parts);
         let spec = lookup(args.get(0)).expect("known command");
+        client.last_cmd = CommandId::resolve(spec, &args).ok();
         let mut enc = ReplyEncoder::new(&mut out, client.protocol);
         match spec.check_arity(args.len()) {
             Err(e) => enc.error(&e.to_string()),

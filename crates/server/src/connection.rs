@@ -658,9 +658,8 @@ fn plan_one<const WATCHED: bool>(
 ) -> Option<Deferred> {
     let shards = reactor.shards;
     let protocol = client.protocol;
-    let spec = lookup(args.get(0));
-    commands::set_full_name(&mut client.last_cmd, spec, &args);
-    let Some(spec) = spec else {
+    let Some(spec) = lookup(args.get(0)) else {
+        client.last_cmd = None;
         if commands::cross_protocol_attack(args.get(0)) {
             client.aborted = true;
             client.close_after_reply = true;
@@ -682,11 +681,13 @@ fn plan_one<const WATCHED: bool>(
     let command = match CommandId::resolve(spec, &args) {
         Ok(command) => command,
         Err(refusal) => {
+            client.last_cmd = refusal.command();
             let error = refusal.error(&args);
             refuse(reactor, batch, protocol, refusal.command(), &error);
             return None;
         }
     };
+    client.last_cmd = Some(command);
     if !client.authenticated && !spec.no_auth && commands::settings::password_required() {
         refuse(
             reactor,
