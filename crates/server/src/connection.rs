@@ -242,6 +242,10 @@ async fn serve_resp(
                     Some(read) => read,
                     None => {
                         watch.feed().take_into(&mut out);
+                        // As Redis, a write is an interaction (CLIENT
+                        // LIST's `idle=`).
+                        client.last_interaction = store::now_millis();
+                        crate::clients::sync(client);
                         if !reactor.write(stream, &mut out).await {
                             break 'connection;
                         }
