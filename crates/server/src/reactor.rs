@@ -89,18 +89,8 @@ pub(crate) async fn run_shard(
         // SAFETY: each fd is a listening TCP socket that this shard alone owns from now on.
         .map(|fd| (unsafe { TcpListener::from_raw_fd(fd) }, fd))
         .collect();
-    // glommio can lose the cross-thread wake-up that ends a mesh join, leaving
-    // both executors asleep forever (seen about once in 300 starts under load).
-    // Any wake-up makes an executor re-check its channels, so a heartbeat timer
-    // during the join turns a lost wake-up into a few ms of delay. After the
-    // join, the expiry tick plays the same part for mesh traffic.
-    let heartbeat = glommio::spawn_local(async {
-        loop {
-            glommio::timer::sleep(Duration::from_millis(2)).await;
-        }
-    });
     let (mesh, receivers) = if shards > 1 {
-        match mesh.join().await {
+        match crate::mesh::join(mesh).await {
             Ok((senders, receivers)) => (Some(Mesh::new(senders)), Some(receivers)),
             Err(e) => {
                 log::error!("shard {id} could not join the mesh: {e}");
@@ -110,7 +100,6 @@ pub(crate) async fn run_shard(
     } else {
         (None, None)
     };
-    drop(heartbeat);
     let reactor = Rc::new(Reactor {
         id,
         shards,
