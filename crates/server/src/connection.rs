@@ -315,12 +315,8 @@ async fn serve_resp(
         if let Some(watch) = monitoring.as_ref().filter(|_| !client.close_after_reply) {
             watch.feed().take_into(&mut out);
         }
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                break;
-            }
-            reactor.count_write(out.len());
-            out.clear();
+        if !out.is_empty() && !reactor.write(stream, &mut out).await {
+            break;
         }
         if protocol_error.is_some() || client.close_after_reply {
             break;

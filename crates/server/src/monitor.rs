@@ -20,7 +20,7 @@
 //! normal client there, and normal clients' output is not limited by
 //! default).
 
-use crate::reactor::Reactor;
+use crate::reactor::{empty_output, Reactor};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -94,15 +94,17 @@ impl Feed {
         .await
     }
 
-    /// Moves the waiting lines to the end of `out`.
+    /// Moves the waiting lines to the end of `out` (the connection's
+    /// output, emptied with [`empty_output`] once written). The feed keeps
+    /// an empty buffer of at most [`KEPT_OUTPUT_BYTES`](crate::reactor::KEPT_OUTPUT_BYTES).
     pub fn take_into(&self, out: &mut Vec<u8>) {
         let mut lines = self.lines.borrow_mut();
         if out.is_empty() {
             std::mem::swap(out, &mut lines);
         } else {
             out.extend_from_slice(&lines);
-            lines.clear();
         }
+        empty_output(&mut lines);
     }
 }
 
@@ -197,4 +199,42 @@ pub(crate) fn deliver(lines: &[u8], except: Option<u64>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reactor::KEPT_OUTPUT_BYTES;
+
+    /// A monitor that lagged has 1 MB of lines waiting, twice: once they
+    /// are written, neither its feed nor its output keeps that much.
+    #[test]
+    fn a_lagging_monitor_gives_its_buffers_back() {
+        let feed = Feed::default();
+        let lag = |feed: &Feed| {
+            for _ in 0..1000 {
+                feed.push(&[b'x'; 1000]);
+            }
+        };
+        let kept = |buf: &Vec<u8>| buf.capacity() <= KEPT_OUTPUT_BYTES;
+        let mut out = Vec::new();
+        for round in 0..2 {
+            lag(&feed);
+            feed.take_into(&mut out);
+            assert_eq!(out.len(), 1_000_000);
+            assert!(kept(&feed.lines.borrow()), "round {round}");
+            // As `Reactor::write` leaves it once written.
+            empty_output(&mut out);
+            assert!(kept(&out), "round {round}");
+        }
+        // Lines that follow replies.
+        lag(&feed);
+        out.extend_from_slice(b"+OK\r\n");
+        feed.take_into(&mut out);
+        assert_eq!(out.len(), 1_000_005);
+        assert!(kept(&feed.lines.borrow()));
+        // A modest buffer stays for reuse.
+        empty_output(&mut out);
+        assert_eq!(out.capacity(), KEPT_OUTPUT_BYTES);
+    }
 }

@@ -221,15 +221,30 @@ impl Reactor {
         self.state.borrow_mut().stats.count_write(bytes);
     }
 
-    /// Writes all of `out` to `stream`, counts it and empties `out`; false
-    /// if the connection failed.
+    /// Writes all of `out` to `stream`, counts it and empties it with
+    /// [`empty_output`]; false if the connection failed.
     pub async fn write(&self, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
         let written = stream.write_all(out).await.is_ok();
         if written {
             self.count_write(out.len());
         }
-        out.clear();
+        empty_output(out);
         written
+    }
+}
+
+/// Capacity an emptied output buffer keeps for reuse.
+pub(crate) const KEPT_OUTPUT_BYTES: usize = 64 * 1024;
+
+/// Empties an output buffer (a connection's replies, a monitor's lines)
+/// and gives back its capacity beyond [`KEPT_OUTPUT_BYTES`], so that one
+/// large reply, or a monitor that lagged, does not hold its peak memory
+/// until the connection closes (Redis frees its reply blocks as they are
+/// written).
+pub(crate) fn empty_output(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > KEPT_OUTPUT_BYTES {
+        buf.shrink_to(KEPT_OUTPUT_BYTES);
     }
 }
 
