@@ -8,17 +8,21 @@
 //! the batch's plan the outbox goes to this thread's monitoring clients
 //! (a per-thread registry, as `clients.rs`'s) and, in one mesh message
 //! each ([`crate::mesh::Msg::Monitor`]), to the other shards that have
-//! some, sent without waiting (DESIGN.md's mesh deadlock). A monitoring
-//! connection's task waits on both its socket and its [`Feed`]. A
-//! monitoring client's own commands' lines go into its replies, right after
-//! each command's reply, as Redis writes them.
+//! some, sent without waiting (DESIGN.md's mesh deadlock) and in order
+//! (behind any earlier message still waiting for room, see `mesh.rs`). A
+//! monitoring connection's task waits on both its socket and its
+//! [`Feed`]. A monitoring client's own commands' lines go into its
+//! replies, right after each command's reply, as Redis writes them.
 //!
 //! Lines from one connection arrive in order; between connections, and
 //! between shards, the order is best effort (Redis's is the order in which
 //! its one thread ran the commands). A monitoring client that reads slowly
 //! has its lines wait in memory without limit, as in Redis (a monitor is a
 //! normal client there, and normal clients' output is not limited by
-//! default).
+//! default); once they are written, the buffers that held them give their
+//! memory back (`reactor::empty_output`), as Redis frees its reply blocks.
+//! A monitor is never closed for being idle (Redis skips replicas), and
+//! each write to it counts as an interaction (CLIENT LIST's `idle=`).
 
 use crate::reactor::{empty_output, Reactor};
 use std::cell::RefCell;
