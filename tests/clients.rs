@@ -1,12 +1,13 @@
 //! CLIENT LIST, CLIENT KILL and CLIENT REPLY over the wire, with clients
 //! spread over two shards (the kernel spreads connections between the shards'
 //! listeners, so with nine connections both shards hold some). Replies were
-//! checked against redis-server 7.0.
+//! checked against redis-server 7.0; CLIENT LIST's `cmd=` is compared with
+//! a running one.
 
 #[macro_use]
 mod common;
 
-use common::{int_of, text_of, wait_for, Client, Server};
+use common::{int_of, mayfly_and_redis, split_args, text_of, wait_for, Client, Server};
 use std::time::Duration;
 
 fn server() -> Server {
@@ -135,4 +136,71 @@ fn config_resetstat_clears_every_shards_counters() {
     assert_cmd!(c, ["CONFIG", "RESETSTAT"], b"+OK\r\n");
     let info = text_of(&c.cmd(&["INFO", "stats"]));
     assert_eq!(common::info_field(&info, "keyspace_misses"), Some("0"));
+}
+
+/// After each of `commands` sent by one client, its `cmd=` in another's
+/// CLIENT LIST.
+fn last_commands(port: u16, commands: &[&str]) -> Vec<String> {
+    let mut probe = Client::connect(port);
+    let mut c = Client::connect(port);
+    assert_cmd!(c, ["CLIENT", "SETNAME", "watched"], b"+OK\r\n");
+    commands
+        .iter()
+        .map(|line| {
+            c.cmd(&split_args(line));
+            let list = text_of(&probe.cmd(&["CLIENT", "LIST"]));
+            let watched = list.lines().find(|l| l.contains(" name=watched "));
+            let watched = watched.unwrap_or_else(|| panic!("not listed: {list}"));
+            let cmd = watched.split(' ').find(|f| f.starts_with("cmd="));
+            format!("{line} -> {}", cmd.expect("cmd="))
+        })
+        .collect()
+}
+
+#[test]
+fn list_shows_the_last_command_as_redis_names_it() {
+    // Containers' subcommands (SLOWLOG, LATENCY and CLUSTER's too), DEBUG
+    // (no subcommands in Redis 7.0), refused commands (still named, but
+    // NULL when the command or subcommand is unknown).
+    let commands = [
+        "LATENCY LATEST",
+        "latency History command",
+        "LATENCY FOO",
+        "SLOWLOG GET",
+        "SLOWLOG LEN x",
+        "CLUSTER INFO",
+        "CLUSTER MEET a b",
+        "DEBUG SLEEP 0",
+        "CONFIG GeT port",
+        "CONFIG",
+        "CLIENT",
+        "CLIENT FOO",
+        "CLIENT ID",
+        "COMMAND",
+        "COMMAND INFO get",
+        "OBJECT HELP",
+        "MEMORY USAGE k",
+        "FOO",
+        "GET",
+        "SET k v",
+    ];
+    let (ports, _servers) =
+        mayfly_and_redis(&["--threads", "2"], &["--enable-debug-command", "yes"]);
+    let transcripts: Vec<Vec<String>> = ports
+        .iter()
+        .map(|&(_, port)| last_commands(port, &commands))
+        .collect();
+    let ours = &transcripts[0];
+    for seen in [
+        "LATENCY LATEST -> cmd=latency|latest",
+        "CLUSTER INFO -> cmd=cluster|info",
+        "DEBUG SLEEP 0 -> cmd=debug",
+        "CLIENT FOO -> cmd=NULL",
+        "GET -> cmd=get",
+    ] {
+        assert!(ours.contains(&seen.to_string()), "{seen}: {ours:#?}");
+    }
+    if let Some(theirs) = transcripts.get(1) {
+        assert_eq!(ours, theirs);
+    }
 }

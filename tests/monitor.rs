@@ -4,12 +4,18 @@
 //! may still send itself and the replies it gets (RESP2 and RESP3), RESET
 //! and QUIT; timestamps, ports and client ids masked. Then Mayfly's own
 //! case: monitors on every shard see the commands of clients on every
-//! shard, each once and in each client's order.
+//! shard, each once and in each client's order. And the idle `timeout`,
+//! which closes idle clients but never a monitor, to which every line
+//! written counts as an interaction.
 
 #[macro_use]
 mod common;
 
-use common::{encode, parse_value, shard_field, show, text_of, Client, RedisServer, Server, Value};
+use common::{
+    encode, mayfly_and_redis, parse_value, shard_field, show, text_of, Client, RedisServer, Server,
+    Value,
+};
+use std::time::Duration;
 
 /// Masks what differs between two runs: timestamps, client ports (each
 /// port of `roles` by its role's name, others as `ADDR`), client ids.
@@ -377,5 +383,47 @@ fn monitors_on_every_shard_see_clients_on_every_shard() {
     clients[0].cmd(&["SET", "after", "v"]);
     for m in &mut monitors {
         m.expect_silence(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `field=` of the CLIENT LIST line of the client named `name`.
+fn listed_field(list: &str, name: &str, field: &str) -> String {
+    let line = list.lines().find(|l| l.contains(&format!(" name={name} ")));
+    let line = line.unwrap_or_else(|| panic!("no {name} in {list}"));
+    let value = line
+        .split(' ')
+        .find_map(|f| f.strip_prefix(field)?.strip_prefix('='));
+    value
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
+        .to_string()
+}
+
+#[test]
+fn the_idle_timeout_closes_idle_clients_but_not_monitors() {
+    let (ports, _servers) =
+        mayfly_and_redis(&["--threads", "2", "--timeout", "1"], &["--timeout", "1"]);
+    for (name, port) in ports {
+        let mut idle = Client::connect(port);
+        assert_cmd!(idle, ["PING"], b"+PONG\r\n");
+        let mut m = Client::connect(port);
+        assert_cmd!(m, ["CLIENT", "SETNAME", "watcher"], b"+OK\r\n");
+        assert_cmd!(m, ["MONITOR"], b"+OK\r\n");
+        // Nobody sends anything for 3.5 s.
+        std::thread::sleep(Duration::from_millis(3500));
+        // Idle for more than 1 whole second: closed by a check (each second).
+        idle.expect_closed();
+        // The monitor, as idle, is not: it is shown what runs next.
+        let mut c = Client::connect(port);
+        assert_cmd!(c, ["SET", "k", "v"], b"+OK\r\n");
+        let line = m.read_reply();
+        let shown = line.ends_with(b" \"SET\" \"k\" \"v\"\r\n");
+        assert!(shown, "{name}: {}", show(&line));
+        // It has just been written to: not idle.
+        let list = text_of(&c.cmd(&["CLIENT", "LIST"]));
+        assert_eq!(listed_field(&list, "watcher", "flags"), "O", "{name}");
+        let idle_secs: u64 = listed_field(&list, "watcher", "idle")
+            .parse()
+            .expect("idle");
+        assert!(idle_secs <= 1, "{name}: {list}");
     }
 }

@@ -9,7 +9,8 @@
 use crate::connection::validate_client_name;
 use crate::error::reply_error;
 use crate::number::parse_i64;
-use crate::{Client, CommandError, ServerFacts};
+use crate::table::{sub, SubcommandSpec};
+use crate::{Client, CommandError, CommandId, ServerFacts};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::UnixMillis;
 
@@ -115,8 +116,8 @@ pub struct ClientInfo {
     pub closing: bool,
     /// In MONITOR mode.
     pub monitor: bool,
-    /// Full name of the last command (`get`, `client|list`); empty: none yet.
-    pub last_cmd: String,
+    /// The last command (`get`, `client|list`), if any and known.
+    pub last_cmd: Option<CommandId>,
 }
 
 impl ClientInfo {
@@ -154,7 +155,7 @@ impl ClientInfo {
         self.no_touch = client.no_touch;
         self.closing = client.close_after_reply;
         self.monitor = client.monitor;
-        self.last_cmd.clone_from(&client.last_cmd);
+        self.last_cmd = client.last_cmd;
     }
 
     /// This client's type (always normal for now).
@@ -187,11 +188,7 @@ impl ClientInfo {
         if flags.is_empty() {
             flags.push('N');
         }
-        let cmd = if self.last_cmd.is_empty() {
-            "NULL"
-        } else {
-            &self.last_cmd
-        };
+        let cmd = self.last_cmd.map_or("NULL", CommandId::name);
         // Writing into a Vec cannot fail.
         let _ = write!(
             out,
@@ -480,19 +477,19 @@ pub(crate) fn reply_help(enc: &mut ReplyEncoder, lines: &[&str]) {
     }
 }
 
-/// `(name, arity)` of every CLIENT subcommand, arity counted from CLIENT.
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
-    ("id", 2),
-    ("getname", 2),
-    ("setname", 3),
-    ("setinfo", 4),
-    ("info", 2),
-    ("list", -2),
-    ("kill", -3),
-    ("no-evict", 3),
-    ("no-touch", 3),
-    ("reply", 3),
-    ("help", 2),
+/// Every CLIENT subcommand, its arity counted from CLIENT, and its flags.
+pub(crate) const SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("id", 2),
+    sub("getname", 2),
+    sub("setname", 3),
+    sub("setinfo", 4),
+    sub("info", 2),
+    sub("list", -2).admin(),
+    sub("kill", -3).admin(),
+    sub("no-evict", 3).admin(),
+    sub("no-touch", 3),
+    sub("reply", 3),
+    sub("help", 2),
 ];
 
 /// Finds `args[1]` among `subcommands` and checks the arity as Redis checks a
@@ -500,12 +497,12 @@ pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
 pub(crate) fn subcommand(
     args: &Args,
     command: &'static str,
-    subcommands: &[(&'static str, i32)],
+    subcommands: &[SubcommandSpec],
 ) -> Result<&'static str, CommandError> {
     let sub = args.get(1);
-    let Some(&(name, arity)) = subcommands
+    let Some(&SubcommandSpec { name, arity, .. }) = subcommands
         .iter()
-        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(sub))
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
     else {
         return Err(CommandError::UnknownSubcommand {
             sub: String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned(),
@@ -579,7 +576,6 @@ fn run(args: &Args, client: &mut Client, enc: &mut ReplyEncoder) -> Result<(), C
             let mut info = ClientInfo::of(client);
             let now = store::now_millis();
             info.last_interaction = now;
-            info.last_cmd = "client|info".into();
             let mut text = Vec::new();
             info.render(now, &mut text);
             enc.verbatim("txt", &text);
@@ -589,7 +585,6 @@ fn run(args: &Args, client: &mut Client, enc: &mut ReplyEncoder) -> Result<(), C
             let now = store::now_millis();
             let mut me = ClientInfo::of(client);
             me.last_interaction = now;
-            me.last_cmd = "client|list".into();
             enc.verbatim("txt", &filter.render(&mut [me], now));
         }
         "kill" => {
@@ -631,32 +626,6 @@ fn run(args: &Args, client: &mut Client, enc: &mut ReplyEncoder) -> Result<(), C
     Ok(())
 }
 
-/// Fills `out` with the full name of the command `spec` runs for `args` as
-/// CLIENT LIST's `cmd=` shows it (`get`, `client|list`), or empties it for
-/// an unknown command (`spec` None). Reuses `out`, and leaves it alone when
-/// it already names a command without subcommands.
-pub fn set_full_name(out: &mut String, spec: Option<&crate::CommandSpec>, args: &Args) {
-    let Some(spec) = spec else {
-        out.clear();
-        return;
-    };
-    let container = CONTAINERS.contains(&spec.name);
-    if !container && out == spec.name {
-        return;
-    }
-    out.clear();
-    out.push_str(spec.name);
-    if container && args.len() > 1 {
-        out.push('|');
-        for &c in args.get(1).iter().take(32) {
-            out.push(char::from(c.to_ascii_lowercase()));
-        }
-    }
-}
-
-/// Commands Redis 7 models as containers of subcommands.
-const CONTAINERS: &[&str] = &["client", "command", "config", "debug", "memory", "object"];
-
 /// RESET: back to a fresh connection's state, as Redis 7.0's
 /// `clearClientConnectionState` (NO-EVICT, NO-TOUCH and the SETINFO
 /// attributes are kept, as Redis 7.0 keeps NO-EVICT). With a password set
@@ -697,7 +666,7 @@ mod tests {
             created: 10_000,
             last_interaction: 12_500,
             resp: 2,
-            last_cmd: "get".into(),
+            last_cmd: crate::testkit::command_of(&["GET", "k"]),
             ..ClientInfo::default()
         }
     }
@@ -717,7 +686,7 @@ mod tests {
         flagged.no_touch = true;
         flagged.name = b"me".to_vec();
         flagged.lib_name = b"redis-py".to_vec();
-        flagged.last_cmd.clear();
+        flagged.last_cmd = None;
         let mut out = Vec::new();
         flagged.render(15_000, &mut out);
         let line = String::from_utf8_lossy(&out);
@@ -986,21 +955,6 @@ mod tests {
             run_connection(&["TIME", "x"]).0,
             b"-ERR wrong number of arguments for 'time' command\r\n"
         );
-    }
-
-    #[test]
-    fn full_names() {
-        let mut name = String::new();
-        let full_name = |name: &mut String, parts: &[&str]| {
-            let args = Args::from_slices(parts);
-            set_full_name(name, crate::lookup(args.get(0)), &args)
-        };
-        full_name(&mut name, &["CLIENT", "List"]);
-        assert_eq!(name, "client|list");
-        full_name(&mut name, &["GET", "k"]);
-        assert_eq!(name, "get");
-        full_name(&mut name, &["nope"]);
-        assert_eq!(name, "");
     }
 
     #[test]

@@ -17,50 +17,51 @@
 use crate::client::subcommand;
 use crate::config::ClusterMode;
 use crate::error::reply_error;
+use crate::table::{sub, SubcommandSpec};
 use crate::{Client, CommandError, ServerFacts};
 use resp::{Args, ReplyEncoder};
 use store::{key_slot, CLUSTER_SLOTS};
 
-/// `(name, arity)` of every CLUSTER subcommand of Redis 7.0, arity counted
-/// from CLUSTER, so that a disabled cluster answers exactly as Redis does.
-pub(crate) const REDIS_SUBCOMMANDS: &[(&str, i32)] = &[
-    ("addslots", -3),
-    ("addslotsrange", -4),
-    ("bumpepoch", 2),
-    ("count-failure-reports", 3),
-    ("countkeysinslot", 3),
-    ("delslots", -3),
-    ("delslotsrange", -4),
-    ("failover", -2),
-    ("flushslots", 2),
-    ("forget", 3),
-    ("getkeysinslot", 4),
-    ("help", 2),
-    ("info", 2),
-    ("keyslot", 3),
-    ("links", 2),
-    ("meet", -4),
-    ("myid", 2),
-    ("nodes", 2),
-    ("replicas", 3),
-    ("replicate", 3),
-    ("reset", -2),
-    ("saveconfig", 2),
-    ("set-config-epoch", 3),
-    ("setslot", -4),
-    ("shards", 2),
-    ("slaves", 3),
-    ("slots", 2),
+/// Every CLUSTER subcommand of Redis 7.0, its arity counted from CLUSTER,
+/// and its flags, so that a disabled cluster answers exactly as Redis does.
+pub(crate) const REDIS_SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("addslots", -3).admin(),
+    sub("addslotsrange", -4).admin(),
+    sub("bumpepoch", 2).admin(),
+    sub("count-failure-reports", 3).admin(),
+    sub("countkeysinslot", 3),
+    sub("delslots", -3).admin(),
+    sub("delslotsrange", -4).admin(),
+    sub("failover", -2).admin(),
+    sub("flushslots", 2).admin(),
+    sub("forget", 3).admin(),
+    sub("getkeysinslot", 4),
+    sub("help", 2),
+    sub("info", 2),
+    sub("keyslot", 3),
+    sub("links", 2),
+    sub("meet", -4).admin(),
+    sub("myid", 2),
+    sub("nodes", 2),
+    sub("replicas", 3).admin(),
+    sub("replicate", 3).admin(),
+    sub("reset", -2).admin(),
+    sub("saveconfig", 2).admin(),
+    sub("set-config-epoch", 3).admin(),
+    sub("setslot", -4).admin(),
+    sub("shards", 2),
+    sub("slaves", 3).admin(),
+    sub("slots", 2),
 ];
 
 /// The subcommands the emulated node answers.
-const EMULATED_SUBCOMMANDS: &[(&str, i32)] = &[
-    ("info", 2),
-    ("keyslot", 3),
-    ("myid", 2),
-    ("nodes", 2),
-    ("shards", 2),
-    ("slots", 2),
+const EMULATED_SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("info", 2),
+    sub("keyslot", 3),
+    sub("myid", 2),
+    sub("nodes", 2),
+    sub("shards", 2),
+    sub("slots", 2),
 ];
 
 const DISABLED: &str = "ERR This instance has cluster support disabled";

@@ -20,7 +20,7 @@
 //! (see `histogram.rs`).
 
 use crate::histogram::LatencyHistogram;
-use crate::{CommandError, CommandSpec, TABLE};
+use crate::{CommandError, CommandSpec, SubcommandSpec, TABLE};
 use resp::Args;
 use std::fmt::Write;
 use std::num::NonZeroU16;
@@ -43,6 +43,8 @@ struct Names {
     first_sub: Vec<usize>,
     /// Per table index: the name in capitals, for "Try CONFIG HELP.".
     upper: Vec<String>,
+    /// The subcommands, by id less the table's length.
+    subcommands: Vec<&'static SubcommandSpec>,
 }
 
 fn names() -> &'static Names {
@@ -52,15 +54,17 @@ fn names() -> &'static Names {
         let mut first_sub = Vec::with_capacity(TABLE.len());
         for spec in TABLE {
             first_sub.push(full.len());
-            for (sub, _) in spec.subcommands {
-                full.push(format!("{}|{sub}", spec.name));
+            for sub in spec.subcommands {
+                full.push(format!("{}|{}", spec.name, sub.name));
             }
         }
         let upper = TABLE.iter().map(|c| c.name.to_ascii_uppercase()).collect();
+        let subcommands = TABLE.iter().flat_map(|c| c.subcommands).collect();
         Names {
             full,
             first_sub,
             upper,
+            subcommands,
         }
     })
 }
@@ -153,12 +157,12 @@ impl CommandId {
         let Some(position) = spec
             .subcommands
             .iter()
-            .position(|(name, _)| name.as_bytes().eq_ignore_ascii_case(sub))
+            .position(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
         else {
             return Err(Refusal::UnknownSubcommand(index));
         };
         let id = CommandId::at(names().first_sub[index] + position);
-        if arity_fits(spec.subcommands[position].1, args.len()) {
+        if arity_fits(spec.subcommands[position].arity, args.len()) {
             Ok(id)
         } else {
             Err(Refusal::WrongArity(id))
@@ -173,6 +177,32 @@ impl CommandId {
     /// Whether Redis flags it `fast` (no subcommand Mayfly has is).
     pub fn is_fast(self) -> bool {
         TABLE.get(self.index()).is_some_and(|c| c.fast)
+    }
+
+    /// The subcommand it is, if it is one.
+    fn subcommand(self) -> Option<&'static SubcommandSpec> {
+        let sub = self.index().checked_sub(TABLE.len())?;
+        names().subcommands.get(sub).copied()
+    }
+
+    /// Whether Redis flags it `admin` (MONITOR does not show it).
+    pub fn is_admin(self) -> bool {
+        match self.subcommand() {
+            Some(sub) => sub.admin,
+            None => TABLE.get(self.index()).is_some_and(|c| c.admin),
+        }
+    }
+
+    /// Whether it reads or writes keys, as Redis's `readonly`, `write` and
+    /// `may_replicate` flags say (none of Mayfly's commands is
+    /// `may_replicate`): a replica, and so a monitor, may not run it.
+    pub fn touches_keyspace(self) -> bool {
+        match self.subcommand() {
+            Some(sub) => sub.readonly,
+            None => TABLE
+                .get(self.index())
+                .is_some_and(|c| c.readonly || c.write),
+        }
     }
 }
 
@@ -626,14 +656,17 @@ mod tests {
         for (i, spec) in TABLE.iter().enumerate() {
             assert_eq!(table_index(spec), i);
             assert_eq!(CommandId::at(i).name(), spec.name);
-            for (sub, _) in spec.subcommands {
-                let args = Args::from_slices(&[spec.name, sub, "a", "b", "c"]);
+            assert_eq!(CommandId::at(i).is_admin(), spec.admin);
+            for sub in spec.subcommands {
+                let args = Args::from_slices(&[spec.name, sub.name, "a", "b", "c"]);
                 let id = match CommandId::resolve(spec, &args) {
                     Ok(id) => id,
                     Err(refusal) => refusal.command().expect("a known subcommand"),
                 };
-                assert_eq!(id.name(), format!("{}|{sub}", spec.name));
+                assert_eq!(id.name(), format!("{}|{}", spec.name, sub.name));
                 assert!(!id.is_fast());
+                assert_eq!(id.is_admin(), sub.admin, "{}", id.name());
+                assert_eq!(id.touches_keyspace(), sub.readonly, "{}", id.name());
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::config::{ClusterMode, Startup};
 use crate::error::reply_error;
 use crate::number::{integer_arg, parse_i64};
 use crate::settings;
-use crate::{CommandError, REDIS_VERSION};
+use crate::{CommandError, CommandId, REDIS_VERSION};
 use resp::{Args, Protocol, ReplyEncoder};
 use std::path::PathBuf;
 
@@ -44,8 +44,11 @@ pub struct Client {
     pub created: store::UnixMillis,
     /// When it last ran a command.
     pub last_interaction: store::UnixMillis,
-    /// Full name of the last command run (`get`, `client|list`); empty: none.
-    pub last_cmd: String,
+    /// The last command the client sent (`get`, `client|list`), as CLIENT
+    /// LIST's `cmd=` shows it: set when it is looked up, before it runs or
+    /// is refused; none before the first, or after an unknown command or
+    /// subcommand (Redis's `NULL`).
+    pub last_cmd: Option<CommandId>,
     /// Whether the client authenticated: set when it connects (or RESETs)
     /// without a password in force, and by AUTH or HELLO's AUTH. Until then,
     /// while a password is set, it may run only AUTH, HELLO, QUIT and RESET.
@@ -78,7 +81,7 @@ impl Client {
             fd: -1,
             created: 0,
             last_interaction: 0,
-            last_cmd: String::new(),
+            last_cmd: None,
             authenticated: true,
             monitor: false,
             aborted: false,

@@ -3,12 +3,13 @@
 
 use crate::client::subcommand;
 use crate::error::reply_error;
-use crate::table::{captured_docs, lookup, CapturedDocs};
+use crate::table::{captured_docs, lookup, sub, CapturedDocs, SubcommandSpec};
 use crate::{Client, CommandError, ServerFacts, TABLE};
 use resp::{Args, Protocol, ReplyEncoder};
 
-/// COMMAND's subcommands (those Mayfly has) and their arities.
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[("count", 2), ("info", -2), ("docs", -2)];
+/// COMMAND's subcommands (those Mayfly has), their arities and flags.
+pub(crate) const SUBCOMMANDS: &[SubcommandSpec] =
+    &[sub("count", 2), sub("info", -2), sub("docs", -2)];
 
 /// COMMAND [COUNT | INFO [name ...] | DOCS [name ...]]
 pub(crate) fn command(args: &Args, _: &mut Client, _: &ServerFacts, enc: &mut ReplyEncoder) {

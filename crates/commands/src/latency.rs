@@ -15,6 +15,7 @@
 //! HISTOGRAM (per-command HDR buckets) are not offered.
 
 use crate::error::{reply_error, subcommand_syntax_error};
+use crate::table::{sub, SubcommandSpec};
 use crate::{CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
 use std::cell::RefCell;
@@ -123,13 +124,13 @@ pub fn add_sample_if_needed(event: Event, latency: u64) {
     }
 }
 
-/// LATENCY's subcommands and their arities.
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
-    ("graph", 3),
-    ("history", 3),
-    ("latest", 2),
-    ("reset", -2),
-    ("help", 2),
+/// LATENCY's subcommands, their arities and flags.
+pub(crate) const SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("graph", 3).admin(),
+    sub("history", 3).admin(),
+    sub("latest", 2).admin(),
+    sub("reset", -2).admin(),
+    sub("help", 2),
 ];
 
 /// Redis 7.0's LATENCY HELP, cut down to the subcommands Mayfly has.

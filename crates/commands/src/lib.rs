@@ -37,8 +37,7 @@ mod table;
 
 pub use client::client as client_command;
 pub use client::{
-    client_query, set_full_name, ClientInfo, ClientQuery, ClientType, KillFilter, ListFilter,
-    ReplyMode,
+    client_query, ClientInfo, ClientQuery, ClientType, KillFilter, ListFilter, ReplyMode,
 };
 pub use cmdstats::{
     command_done, error_code, CommandId, CommandMetrics, CommandStats, Refusal, Stopwatch,
@@ -68,7 +67,7 @@ pub use slowlog::record as slowlog_record;
 pub use slowlog::{redacted as redacted_args, slowlog_part, slowlog_reply};
 pub use table::{
     cross_protocol_attack, lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec,
-    CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, TABLE,
+    CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, SubcommandSpec, TABLE,
 };
 
 use store::{Databases, UnixMillis};

@@ -5,6 +5,7 @@
 use crate::client::subcommand;
 use crate::error::reply_error;
 use crate::number::{integer_arg, parse_i64};
+use crate::table::{sub, SubcommandSpec};
 use crate::{CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
 use store::{Encoding, Entry, UnixMillis, ValueRef};
@@ -67,17 +68,18 @@ fn reply_help(enc: &mut ReplyEncoder, lines: &[&str]) {
     }
 }
 
-/// OBJECT's subcommands and their arities.
-pub(crate) const OBJECT_SUBCOMMANDS: &[(&str, i32)] = &[
-    ("encoding", 3),
-    ("freq", 3),
-    ("idletime", 3),
-    ("refcount", 3),
-    ("help", 2),
+/// OBJECT's subcommands, their arities and flags.
+pub(crate) const OBJECT_SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("encoding", 3).readonly(),
+    sub("freq", 3).readonly(),
+    sub("idletime", 3).readonly(),
+    sub("refcount", 3).readonly(),
+    sub("help", 2),
 ];
 
-/// MEMORY's subcommands (those Mayfly has) and their arities.
-pub(crate) const MEMORY_SUBCOMMANDS: &[(&str, i32)] = &[("usage", -3), ("help", 2)];
+/// MEMORY's subcommands (those Mayfly has), their arities and flags.
+pub(crate) const MEMORY_SUBCOMMANDS: &[SubcommandSpec] =
+    &[sub("usage", -3).readonly(), sub("help", 2)];
 
 /// OBJECT <ENCODING | REFCOUNT | IDLETIME | FREQ> key, OBJECT HELP
 pub(crate) fn object(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {

@@ -19,6 +19,7 @@
 
 use crate::error::{reply_error, subcommand_syntax_error};
 use crate::number::parse_i64;
+use crate::table::{sub, SubcommandSpec};
 use crate::{Client, CommandError, ShardCtx};
 use resp::{Args, ReplyEncoder};
 use std::cell::RefCell;
@@ -157,9 +158,13 @@ pub fn redacted(args: &Args) -> Vec<usize> {
     Vec::new()
 }
 
-/// SLOWLOG's subcommands and their arities.
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] =
-    &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)];
+/// SLOWLOG's subcommands, their arities and flags.
+pub(crate) const SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("get", -2).admin(),
+    sub("len", 2).admin(),
+    sub("reset", 2).admin(),
+    sub("help", 2),
+];
 
 const HELP: &[&str] = &[
     "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -182,12 +182,61 @@ pub struct CommandSpec {
     /// Redis's `fast` flag: its latency samples are `fast-command` events,
     /// the others' `command` events (LATENCY).
     pub fast: bool,
-    /// For a container command (CONFIG, CLIENT ...): its subcommands'
-    /// names and arities, counted from the container's name as Redis does.
-    /// The server checks them before anything runs (an unknown subcommand
-    /// or a wrong count is refused, as Redis's `processCommand` refuses
-    /// them), and each has its own statistics (`cmdstat_config|get`).
-    pub subcommands: &'static [(&'static str, i32)],
+    /// Redis's `admin` flag: MONITOR does not show it.
+    pub admin: bool,
+    /// Redis's `readonly` flag: it reads keys.
+    pub readonly: bool,
+    /// Redis's `write` flag: it writes keys.
+    pub write: bool,
+    /// For a container command (CONFIG, CLIENT ...): its subcommands, with
+    /// their arities and flags. The server checks them before anything
+    /// runs (an unknown subcommand or a wrong count is refused, as Redis's
+    /// `processCommand` refuses them), and each has its own statistics
+    /// (`cmdstat_config|get`).
+    pub subcommands: &'static [SubcommandSpec],
+}
+
+/// One subcommand of a container command (`get` of CONFIG GET). Redis
+/// flags none of Mayfly's subcommands `fast`, `no_auth`, `denyoom`,
+/// `write` or `may_replicate` (the table's tests check it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubcommandSpec {
+    /// Lower-case name, without its container's.
+    pub name: &'static str,
+    /// Redis arity, counted from the container's name (CONFIG GET: -3).
+    pub arity: i32,
+    /// Redis's `admin` flag: MONITOR does not show it.
+    pub admin: bool,
+    /// Redis's `readonly` flag: it reads keys.
+    pub readonly: bool,
+}
+
+/// A subcommand without flags; `.admin()` and `.readonly()` add them.
+pub(crate) const fn sub(name: &'static str, arity: i32) -> SubcommandSpec {
+    SubcommandSpec {
+        name,
+        arity,
+        admin: false,
+        readonly: false,
+    }
+}
+
+impl SubcommandSpec {
+    /// Marks the subcommand `admin`.
+    pub(crate) const fn admin(self) -> Self {
+        SubcommandSpec {
+            admin: true,
+            ..self
+        }
+    }
+
+    /// Marks the subcommand `readonly`.
+    pub(crate) const fn readonly(self) -> Self {
+        SubcommandSpec {
+            readonly: true,
+            ..self
+        }
+    }
 }
 
 impl CommandSpec {
@@ -239,6 +288,9 @@ const fn spec(name: &'static str, arity: i32, dispatch: Dispatch) -> CommandSpec
         no_auth: false,
         deny_oom: false,
         fast: false,
+        admin: false,
+        readonly: false,
+        write: false,
         subcommands: &[],
     }
 }
@@ -265,8 +317,32 @@ impl CommandSpec {
         CommandSpec { fast: true, ..self }
     }
 
+    /// Marks the command `admin`.
+    const fn admin(self) -> Self {
+        CommandSpec {
+            admin: true,
+            ..self
+        }
+    }
+
+    /// Marks the command `readonly`.
+    const fn readonly(self) -> Self {
+        CommandSpec {
+            readonly: true,
+            ..self
+        }
+    }
+
+    /// Marks the command `write`.
+    const fn write(self) -> Self {
+        CommandSpec {
+            write: true,
+            ..self
+        }
+    }
+
     /// Makes the command a container of `subcommands`.
-    const fn subcommands(self, subcommands: &'static [(&'static str, i32)]) -> Self {
+    const fn subcommands(self, subcommands: &'static [SubcommandSpec]) -> Self {
         CommandSpec {
             subcommands,
             ..self
@@ -324,45 +400,70 @@ pub static TABLE: &[CommandSpec] = &[
     spec("readonly", 1, Dispatch::Connection(cluster::readonly)).fast(),
     spec("readwrite", 1, Dispatch::Connection(cluster::readonly)).fast(),
     // strings
-    spec("get", 2, Dispatch::Key(strings::get)).fast(),
-    spec("set", -3, Dispatch::Key(strings::set)).deny_oom(),
-    spec("setex", 4, Dispatch::Key(strings::setex)).deny_oom(),
-    spec("psetex", 4, Dispatch::Key(strings::psetex)).deny_oom(),
+    spec("get", 2, Dispatch::Key(strings::get))
+        .readonly()
+        .fast(),
+    spec("set", -3, Dispatch::Key(strings::set))
+        .write()
+        .deny_oom(),
+    spec("setex", 4, Dispatch::Key(strings::setex))
+        .write()
+        .deny_oom(),
+    spec("psetex", 4, Dispatch::Key(strings::psetex))
+        .write()
+        .deny_oom(),
     spec("setnx", 3, Dispatch::Key(strings::setnx))
+        .write()
         .deny_oom()
         .fast(),
     spec("getset", 3, Dispatch::Key(strings::getset))
+        .write()
         .deny_oom()
         .fast(),
-    spec("getdel", 2, Dispatch::Key(strings::getdel)).fast(),
-    spec("getex", -2, Dispatch::Key(strings::getex)).fast(),
+    spec("getdel", 2, Dispatch::Key(strings::getdel))
+        .write()
+        .fast(),
+    spec("getex", -2, Dispatch::Key(strings::getex))
+        .write()
+        .fast(),
     spec("append", 3, Dispatch::Key(strings::append))
+        .write()
         .deny_oom()
         .fast(),
-    spec("setrange", 4, Dispatch::Key(strings::setrange)).deny_oom(),
-    spec("getrange", 4, Dispatch::Key(strings::getrange)),
-    spec("substr", 4, Dispatch::Key(strings::getrange)),
-    spec("strlen", 2, Dispatch::Key(strings::strlen)).fast(),
+    spec("setrange", 4, Dispatch::Key(strings::setrange))
+        .write()
+        .deny_oom(),
+    spec("getrange", 4, Dispatch::Key(strings::getrange)).readonly(),
+    spec("substr", 4, Dispatch::Key(strings::getrange)).readonly(),
+    spec("strlen", 2, Dispatch::Key(strings::strlen))
+        .readonly()
+        .fast(),
     spec("incr", 2, Dispatch::Key(counters::incr))
+        .write()
         .deny_oom()
         .fast(),
     spec("decr", 2, Dispatch::Key(counters::decr))
+        .write()
         .deny_oom()
         .fast(),
     spec("incrby", 3, Dispatch::Key(counters::incrby))
+        .write()
         .deny_oom()
         .fast(),
     spec("decrby", 3, Dispatch::Key(counters::decrby))
+        .write()
         .deny_oom()
         .fast(),
     spec("incrbyfloat", 3, Dispatch::Key(counters::incrbyfloat))
+        .write()
         .deny_oom()
         .fast(),
     spec(
         "lcs",
         -3,
         multi(keyspace::no_arguments, (1, 2, 1), lcs::lcs, Cross::Lcs),
-    ),
+    )
+    .readonly(),
     spec(
         "mget",
         -2,
@@ -373,6 +474,7 @@ pub static TABLE: &[CommandSpec] = &[
             Cross::Mget,
         ),
     )
+    .readonly()
     .fast(),
     spec(
         "mset",
@@ -384,6 +486,7 @@ pub static TABLE: &[CommandSpec] = &[
             Cross::Mset,
         ),
     )
+    .write()
     .deny_oom(),
     spec(
         "msetnx",
@@ -395,13 +498,22 @@ pub static TABLE: &[CommandSpec] = &[
             Cross::Msetnx,
         ),
     )
+    .write()
     .deny_oom(),
     // keyspace
-    spec("del", -2, Dispatch::KeysCount(keyspace::del)),
-    spec("exists", -2, Dispatch::KeysCount(keyspace::exists)).fast(),
-    spec("unlink", -2, Dispatch::KeysCount(keyspace::del)).fast(),
-    spec("touch", -2, Dispatch::KeysCount(keyspace::touch)).fast(),
-    spec("move", 3, Dispatch::Key(keyspace::move_key)).fast(),
+    spec("del", -2, Dispatch::KeysCount(keyspace::del)).write(),
+    spec("exists", -2, Dispatch::KeysCount(keyspace::exists))
+        .readonly()
+        .fast(),
+    spec("unlink", -2, Dispatch::KeysCount(keyspace::del))
+        .write()
+        .fast(),
+    spec("touch", -2, Dispatch::KeysCount(keyspace::touch))
+        .readonly()
+        .fast(),
+    spec("move", 3, Dispatch::Key(keyspace::move_key))
+        .write()
+        .fast(),
     spec(
         "rename",
         3,
@@ -411,7 +523,8 @@ pub static TABLE: &[CommandSpec] = &[
             keyspace::rename,
             Cross::Rename { nx: false },
         ),
-    ),
+    )
+    .write(),
     spec(
         "renamenx",
         3,
@@ -422,6 +535,7 @@ pub static TABLE: &[CommandSpec] = &[
             Cross::Rename { nx: true },
         ),
     )
+    .write()
     .fast(),
     spec(
         "copy",
@@ -433,6 +547,7 @@ pub static TABLE: &[CommandSpec] = &[
             Cross::Copy,
         ),
     )
+    .write()
     .deny_oom(),
     spec(
         "keys",
@@ -441,7 +556,8 @@ pub static TABLE: &[CommandSpec] = &[
             validate: keyspace::no_arguments,
             kind: Scatter::Keys,
         },
-    ),
+    )
+    .readonly(),
     spec(
         "randomkey",
         1,
@@ -449,7 +565,8 @@ pub static TABLE: &[CommandSpec] = &[
             validate: keyspace::no_arguments,
             kind: Scatter::RandomKey,
         },
-    ),
+    )
+    .readonly(),
     spec(
         "scan",
         -2,
@@ -457,8 +574,11 @@ pub static TABLE: &[CommandSpec] = &[
             validate: scan::validate_scan,
             kind: Scatter::Scan,
         },
-    ),
-    spec("type", 2, Dispatch::Key(object::type_)).fast(),
+    )
+    .readonly(),
+    spec("type", 2, Dispatch::Key(object::type_))
+        .readonly()
+        .fast(),
     spec("object", -2, Dispatch::SubKey(object::object)).subcommands(object::OBJECT_SUBCOMMANDS),
     spec("memory", -2, Dispatch::SubKey(object::memory)).subcommands(object::MEMORY_SUBCOMMANDS),
     spec(
@@ -470,6 +590,7 @@ pub static TABLE: &[CommandSpec] = &[
             combine: Combine::Sum,
         },
     )
+    .readonly()
     .fast(),
     spec(
         "flushdb",
@@ -479,7 +600,8 @@ pub static TABLE: &[CommandSpec] = &[
             op: keyspace::flushdb,
             combine: Combine::Ok,
         },
-    ),
+    )
+    .write(),
     spec(
         "flushall",
         -1,
@@ -488,7 +610,8 @@ pub static TABLE: &[CommandSpec] = &[
             op: keyspace::flushall,
             combine: Combine::Ok,
         },
-    ),
+    )
+    .write(),
     spec(
         "swapdb",
         3,
@@ -498,17 +621,34 @@ pub static TABLE: &[CommandSpec] = &[
             combine: Combine::Ok,
         },
     )
+    .write()
     .fast(),
     // expire
-    spec("expire", -3, Dispatch::Key(expire::expire)).fast(),
-    spec("pexpire", -3, Dispatch::Key(expire::pexpire)).fast(),
-    spec("expireat", -3, Dispatch::Key(expire::expireat)).fast(),
-    spec("pexpireat", -3, Dispatch::Key(expire::pexpireat)).fast(),
-    spec("ttl", 2, Dispatch::Key(expire::ttl)).fast(),
-    spec("pttl", 2, Dispatch::Key(expire::pttl)).fast(),
-    spec("expiretime", 2, Dispatch::Key(expire::expiretime)).fast(),
-    spec("pexpiretime", 2, Dispatch::Key(expire::pexpiretime)).fast(),
-    spec("persist", 2, Dispatch::Key(expire::persist)).fast(),
+    spec("expire", -3, Dispatch::Key(expire::expire))
+        .write()
+        .fast(),
+    spec("pexpire", -3, Dispatch::Key(expire::pexpire))
+        .write()
+        .fast(),
+    spec("expireat", -3, Dispatch::Key(expire::expireat))
+        .write()
+        .fast(),
+    spec("pexpireat", -3, Dispatch::Key(expire::pexpireat))
+        .write()
+        .fast(),
+    spec("ttl", 2, Dispatch::Key(expire::ttl)).readonly().fast(),
+    spec("pttl", 2, Dispatch::Key(expire::pttl))
+        .readonly()
+        .fast(),
+    spec("expiretime", 2, Dispatch::Key(expire::expiretime))
+        .readonly()
+        .fast(),
+    spec("pexpiretime", 2, Dispatch::Key(expire::pexpiretime))
+        .readonly()
+        .fast(),
+    spec("persist", 2, Dispatch::Key(expire::persist))
+        .write()
+        .fast(),
     // server
     spec("command", -1, Dispatch::Connection(introspection::command))
         .subcommands(introspection::SUBCOMMANDS),
@@ -541,11 +681,12 @@ pub static TABLE: &[CommandSpec] = &[
             ],
             otherwise: &Dispatch::Connection(debug::debug_unknown),
         },
-    ),
+    )
+    .admin(),
     spec("time", 1, Dispatch::Connection(client::time)).fast(),
     spec("slowlog", -2, Dispatch::Server(ServerOp::SlowLog)).subcommands(slowlog::SUBCOMMANDS),
     spec("latency", -2, Dispatch::Server(ServerOp::Latency)).subcommands(latency::SUBCOMMANDS),
-    spec("monitor", 1, Dispatch::Server(ServerOp::Monitor)),
+    spec("monitor", 1, Dispatch::Server(ServerOp::Monitor)).admin(),
 ];
 
 /// Finds a command by name, case-insensitively.
@@ -673,69 +814,76 @@ mod tests {
         assert_eq!(crate::generated_docs::CAPTURED.len(), TABLE.len());
     }
 
-    #[test]
-    fn no_auth_flags_are_redis_ones() {
-        for spec in TABLE {
-            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
-            let flagged = docs
-                .info_resp2
-                .windows(b"+no_auth\r\n".len())
-                .any(|w| w == b"+no_auth\r\n");
-            assert_eq!(spec.no_auth, flagged, "{}", spec.name);
+    /// `(name, arity, flags)` of the COMMAND INFO entry (RESP2) whose name
+    /// line starts `text`: its own flags, not its subcommands'.
+    fn captured_entry(text: &str) -> (&str, i32, Vec<&str>) {
+        let mut lines = text.split("\r\n");
+        let name = lines.next().unwrap_or_default();
+        let number = |line: Option<&str>, kind: char| -> i64 {
+            let digits = line.and_then(|l| l.strip_prefix(kind));
+            digits.and_then(|n| n.parse().ok()).expect("a number")
+        };
+        let arity = number(lines.next(), ':') as i32;
+        let count = number(lines.next(), '*') as usize;
+        let flags = lines.take(count).map(|f| f.trim_start_matches('+'));
+        (name, arity, flags.collect())
+    }
+
+    /// The captured COMMAND INFO entry of `spec`, as text.
+    fn captured_info(spec: &CommandSpec) -> &'static str {
+        let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
+        std::str::from_utf8(docs.info_resp2).expect("ASCII")
+    }
+
+    /// Redis's flags that Mayfly models, each as `(name, whether set)`:
+    /// they must be exactly those of `redis` among them.
+    fn assert_flags(what: &str, redis: &[&str], ours: &[(&str, bool)]) {
+        for &(flag, set) in ours {
+            assert_eq!(set, redis.contains(&flag), "{what}: {flag} in {redis:?}");
         }
     }
 
     #[test]
-    fn deny_oom_flags_are_redis_ones() {
+    fn flags_are_redis_ones() {
         for spec in TABLE {
-            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
-            let flagged = docs
-                .info_resp2
-                .windows(b"+denyoom\r\n".len())
-                .any(|w| w == b"+denyoom\r\n");
-            assert_eq!(spec.deny_oom, flagged, "{}", spec.name);
-        }
-    }
-
-    #[test]
-    fn fast_flags_are_redis_ones() {
-        for spec in TABLE {
-            let docs = captured_docs(spec).unwrap_or_else(|| panic!("{} has no docs", spec.name));
-            // The command's own flags come before its first subcommand.
-            let own = docs
-                .info_resp2
-                .split(|&c| c == b'|')
-                .next()
+            // `*10`, the name's length, then the entry from its name.
+            let info = captured_info(spec)
+                .splitn(3, "\r\n")
+                .nth(2)
                 .unwrap_or_default();
-            let flagged = own.windows(b"+fast\r\n".len()).any(|w| w == b"+fast\r\n");
-            assert_eq!(spec.fast, flagged, "{}", spec.name);
+            let (name, _, flags) = captured_entry(info);
+            assert_eq!(name, spec.name);
+            assert_flags(
+                spec.name,
+                &flags,
+                &[
+                    ("no_auth", spec.no_auth),
+                    ("denyoom", spec.deny_oom),
+                    ("fast", spec.fast),
+                    ("admin", spec.admin),
+                    ("readonly", spec.readonly),
+                    ("write", spec.write),
+                    // MONITOR would refuse it: the table would need the flag.
+                    ("may_replicate", false),
+                ],
+            );
         }
     }
 
     /// `(name, arity, flags)` of the subcommands in a captured COMMAND INFO.
-    fn captured_subcommands(spec: &CommandSpec) -> Vec<(String, i32, String)> {
-        let docs = captured_docs(spec).expect("docs");
-        let text = String::from_utf8_lossy(docs.info_resp2);
+    fn captured_subcommands(spec: &CommandSpec) -> Vec<(&'static str, i32, Vec<&'static str>)> {
+        let text = captured_info(spec);
         let prefix = format!("\r\n{}|", spec.name);
         text.match_indices(&prefix)
             .map(|(at, _)| {
-                let mut lines = text[at + 2..].split("\r\n");
-                let name = lines.next().unwrap_or_default();
-                let sub = name.split('|').nth(1).unwrap_or_default().to_string();
-                let arity = lines.next().unwrap_or_default()[1..]
-                    .parse()
-                    .expect("arity");
-                let flags: usize = lines.next().unwrap_or_default()[1..]
-                    .parse()
-                    .expect("flags");
-                let flags = lines.take(flags).collect::<Vec<_>>().join(" ");
-                (sub, arity, flags)
+                let (name, arity, flags) = captured_entry(&text[at + 2..]);
+                (name.split('|').nth(1).unwrap_or_default(), arity, flags)
             })
             .collect()
     }
 
     #[test]
-    fn subcommands_are_redis_ones_with_their_arities() {
+    fn subcommands_are_redis_ones_with_their_arities_and_flags() {
         // Redis 7.2's, which Mayfly has already.
         const NEWER: &[&str] = &["client|no-touch", "client|setinfo"];
         for spec in TABLE {
@@ -746,15 +894,28 @@ mod tests {
                 "{} is a container in Redis: {captured:?}",
                 spec.name
             );
-            for &(sub, arity) in spec.subcommands {
-                if NEWER.contains(&format!("{}|{sub}", spec.name).as_str()) {
+            for sub in spec.subcommands {
+                let full = format!("{}|{}", spec.name, sub.name);
+                if NEWER.contains(&full.as_str()) {
                     continue;
                 }
-                let found = captured.iter().find(|(name, _, _)| name == sub);
+                let found = captured.iter().find(|(name, _, _)| *name == sub.name);
                 let (_, redis_arity, flags) =
-                    found.unwrap_or_else(|| panic!("{}|{sub} is not Redis's", spec.name));
-                assert_eq!(arity, *redis_arity, "{}|{sub}", spec.name);
-                assert!(!flags.contains("+fast"), "{}|{sub} is fast", spec.name);
+                    found.unwrap_or_else(|| panic!("{full} is not Redis's"));
+                assert_eq!(sub.arity, *redis_arity, "{full}");
+                assert_flags(
+                    &full,
+                    flags,
+                    &[
+                        ("no_auth", false),
+                        ("denyoom", false),
+                        ("fast", false),
+                        ("admin", sub.admin),
+                        ("readonly", sub.readonly),
+                        ("write", false),
+                        ("may_replicate", false),
+                    ],
+                );
             }
         }
     }

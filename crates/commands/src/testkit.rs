@@ -2,7 +2,9 @@
 //! fake clock, as the server would (minus the network).
 
 use crate::table::KeyFn;
-use crate::{lookup, Checks, Client, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats};
+use crate::{
+    lookup, Checks, Client, CommandId, Dispatch, ServerFacts, ShardCtx, ShardSettings, ShardStats,
+};
 use resp::{Args, Protocol, ReplyEncoder};
 use store::Databases;
 
@@ -109,6 +111,14 @@ impl Harness {
     }
 }
 
+/// The command (or subcommand) `parts` run, as the server resolves it
+/// before running it: none for one it refuses first (unknown command or
+/// subcommand, wrong arity).
+pub(crate) fn command_of<S: AsRef<[u8]>>(parts: &[S]) -> Option<CommandId> {
+    let args = Args::from_slices(parts);
+    CommandId::resolve(lookup(args.get(0))?, &args).ok()
+}
+
 /// Runs a connection command on a fresh client (id 7, 16 databases).
 pub(crate) fn run_connection(parts: &[&str]) -> (Vec<u8>, Client) {
     run_connection_on(&[parts])
@@ -137,6 +147,7 @@ pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (
     for parts in commands {
         let args = Args::from_slices(parts);
         let spec = lookup(args.get(0)).expect("known command");
+        client.last_cmd = CommandId::resolve(spec, &args).ok();
         let mut enc = ReplyEncoder::new(&mut out, client.protocol);
         match spec.check_arity(args.len()) {
             Err(e) => enc.error(&e.to_string()),

@@ -249,13 +249,14 @@ pub(crate) fn kill_local(filter: &KillFilter, caller: u64, now: store::UnixMilli
 
 /// Closes this shard's clients idle for more than `timeout` seconds, as
 /// Redis's `clientsCronHandleTimeout` (the idle time in whole seconds must
-/// exceed it); returns how many.
+/// exceed it); returns how many. Monitoring clients are never closed: to
+/// Redis they are replicas, which it skips.
 pub(crate) fn close_idle(timeout: u64, now: store::UnixMillis) -> usize {
     REGISTRY.with(|r| {
         let mut closed = 0;
         for entry in r.borrow_mut().values_mut() {
             let idle_secs = now.saturating_sub(entry.info.last_interaction) / 1000;
-            if entry.killed || idle_secs <= timeout {
+            if entry.killed || entry.info.monitor || idle_secs <= timeout {
                 continue;
             }
             entry.killed = true;

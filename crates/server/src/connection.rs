@@ -242,6 +242,10 @@ async fn serve_resp(
                     Some(read) => read,
                     None => {
                         watch.feed().take_into(&mut out);
+                        // As Redis, a write is an interaction (CLIENT
+                        // LIST's `idle=`).
+                        client.last_interaction = store::now_millis();
+                        crate::clients::sync(client);
                         if !reactor.write(stream, &mut out).await {
                             break 'connection;
                         }
@@ -311,12 +315,8 @@ async fn serve_resp(
         if let Some(watch) = monitoring.as_ref().filter(|_| !client.close_after_reply) {
             watch.feed().take_into(&mut out);
         }
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                break;
-            }
-            reactor.count_write(out.len());
-            out.clear();
+        if !out.is_empty() && !reactor.write(stream, &mut out).await {
+            break;
         }
         if protocol_error.is_some() || client.close_after_reply {
             break;
@@ -599,13 +599,16 @@ fn plan_requests<const WATCHED: bool>(
             continue; // after QUIT nothing else runs
         }
         let steps = batch.steps.len();
-        let shown = if WATCHED {
-            commands::monitor_args(&args)
-        } else {
-            None
-        };
-        let before = planned;
-        let to_defer = plan_one::<WATCHED>(reactor, client, batch, watch, args, &mut planned);
+        let mut shown = None;
+        let to_defer = plan_one::<WATCHED>(
+            reactor,
+            client,
+            batch,
+            watch,
+            args,
+            &mut planned,
+            &mut shown,
+        );
         // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
         let silent = client.reply.suppressed();
         client.reply.command_done();
@@ -613,8 +616,7 @@ fn plan_requests<const WATCHED: bool>(
             batch.steps.pop();
             batch.steps.push(Step::Silent);
         }
-        // Shown once it was not refused (Redis shows what it ran).
-        if let Some(shown) = shown.filter(|_| planned > before) {
+        if let Some(shown) = shown {
             show(client, batch, &shown, silent);
         }
         if let Some(to_defer) = to_defer {
@@ -643,7 +645,8 @@ fn show(client: &Client, batch: &mut Batch, shown: &[u8], silent: bool) {
 
 /// Plans one request: its step, or the command to defer. A command that
 /// runs here (a connection command, or one refused) is timed by `watch`.
-/// `WATCHED`: see [`plan_requests`].
+/// `WATCHED`: see [`plan_requests`]; then a command that is not refused
+/// leaves in `shown` what MONITOR shows of it, if anything.
 fn plan_one<const WATCHED: bool>(
     reactor: &Reactor,
     client: &mut Client,
@@ -651,12 +654,12 @@ fn plan_one<const WATCHED: bool>(
     watch: &mut Stopwatch,
     args: Args,
     planned: &mut usize,
+    shown: &mut Option<Vec<u8>>,
 ) -> Option<Deferred> {
     let shards = reactor.shards;
     let protocol = client.protocol;
-    let spec = lookup(args.get(0));
-    commands::set_full_name(&mut client.last_cmd, spec, &args);
-    let Some(spec) = spec else {
+    let Some(spec) = lookup(args.get(0)) else {
+        client.last_cmd = None;
         if commands::cross_protocol_attack(args.get(0)) {
             client.aborted = true;
             client.close_after_reply = true;
@@ -678,11 +681,13 @@ fn plan_one<const WATCHED: bool>(
     let command = match CommandId::resolve(spec, &args) {
         Ok(command) => command,
         Err(refusal) => {
+            client.last_cmd = refusal.command();
             let error = refusal.error(&args);
             refuse(reactor, batch, protocol, refusal.command(), &error);
             return None;
         }
     };
+    client.last_cmd = Some(command);
     if !client.authenticated && !spec.no_auth && commands::settings::password_required() {
         refuse(
             reactor,
@@ -703,13 +708,17 @@ fn plan_one<const WATCHED: bool>(
         );
         return None;
     }
-    if WATCHED && client.monitor && commands::refused_to_monitors(&args) {
+    if WATCHED && client.monitor && commands::refused_to_monitors(command) {
         let error = CommandError::ReplicaKeyspace;
         refuse(reactor, batch, protocol, Some(command), &error);
         return None;
     }
     // Redis counts commands that were looked up and passed the arity check.
     *planned += 1;
+    if WATCHED {
+        // Shown once it was not refused (Redis shows what it ran).
+        *shown = commands::monitor_args(command, &args);
+    }
     let db = client.db as u32;
     let dispatch = spec.route(&args);
     let checks = Checks {

@@ -8,19 +8,23 @@
 //! the batch's plan the outbox goes to this thread's monitoring clients
 //! (a per-thread registry, as `clients.rs`'s) and, in one mesh message
 //! each ([`crate::mesh::Msg::Monitor`]), to the other shards that have
-//! some, sent without waiting (DESIGN.md's mesh deadlock). A monitoring
-//! connection's task waits on both its socket and its [`Feed`]. A
-//! monitoring client's own commands' lines go into its replies, right after
-//! each command's reply, as Redis writes them.
+//! some, sent without waiting (DESIGN.md's mesh deadlock) and in order
+//! (behind any earlier message still waiting for room, see `mesh.rs`). A
+//! monitoring connection's task waits on both its socket and its
+//! [`Feed`]. A monitoring client's own commands' lines go into its
+//! replies, right after each command's reply, as Redis writes them.
 //!
 //! Lines from one connection arrive in order; between connections, and
 //! between shards, the order is best effort (Redis's is the order in which
 //! its one thread ran the commands). A monitoring client that reads slowly
 //! has its lines wait in memory without limit, as in Redis (a monitor is a
 //! normal client there, and normal clients' output is not limited by
-//! default).
+//! default); once they are written, the buffers that held them give their
+//! memory back (`reactor::empty_output`), as Redis frees its reply blocks.
+//! A monitor is never closed for being idle (Redis skips replicas), and
+//! each write to it counts as an interaction (CLIENT LIST's `idle=`).
 
-use crate::reactor::Reactor;
+use crate::reactor::{empty_output, Reactor};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -94,15 +98,17 @@ impl Feed {
         .await
     }
 
-    /// Moves the waiting lines to the end of `out`.
+    /// Moves the waiting lines to the end of `out` (the connection's
+    /// output, emptied with [`empty_output`] once written). The feed keeps
+    /// an empty buffer of at most [`KEPT_OUTPUT_BYTES`](crate::reactor::KEPT_OUTPUT_BYTES).
     pub fn take_into(&self, out: &mut Vec<u8>) {
         let mut lines = self.lines.borrow_mut();
         if out.is_empty() {
             std::mem::swap(out, &mut lines);
         } else {
             out.extend_from_slice(&lines);
-            lines.clear();
         }
+        empty_output(&mut lines);
     }
 }
 
@@ -197,4 +203,42 @@ pub(crate) fn deliver(lines: &[u8], except: Option<u64>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reactor::KEPT_OUTPUT_BYTES;
+
+    /// A monitor that lagged has 1 MB of lines waiting, twice: once they
+    /// are written, neither its feed nor its output keeps that much.
+    #[test]
+    fn a_lagging_monitor_gives_its_buffers_back() {
+        let feed = Feed::default();
+        let lag = |feed: &Feed| {
+            for _ in 0..1000 {
+                feed.push(&[b'x'; 1000]);
+            }
+        };
+        let kept = |buf: &Vec<u8>| buf.capacity() <= KEPT_OUTPUT_BYTES;
+        let mut out = Vec::new();
+        for round in 0..2 {
+            lag(&feed);
+            feed.take_into(&mut out);
+            assert_eq!(out.len(), 1_000_000);
+            assert!(kept(&feed.lines.borrow()), "round {round}");
+            // As `Reactor::write` leaves it once written.
+            empty_output(&mut out);
+            assert!(kept(&out), "round {round}");
+        }
+        // Lines that follow replies.
+        lag(&feed);
+        out.extend_from_slice(b"+OK\r\n");
+        feed.take_into(&mut out);
+        assert_eq!(out.len(), 1_000_005);
+        assert!(kept(&feed.lines.borrow()));
+        // A modest buffer stays for reuse.
+        empty_output(&mut out);
+        assert_eq!(out.capacity(), KEPT_OUTPUT_BYTES);
+    }
 }

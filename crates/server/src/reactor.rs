@@ -89,18 +89,8 @@ pub(crate) async fn run_shard(
         // SAFETY: each fd is a listening TCP socket that this shard alone owns from now on.
         .map(|fd| (unsafe { TcpListener::from_raw_fd(fd) }, fd))
         .collect();
-    // glommio can lose the cross-thread wake-up that ends a mesh join, leaving
-    // both executors asleep forever (seen about once in 300 starts under load).
-    // Any wake-up makes an executor re-check its channels, so a heartbeat timer
-    // during the join turns a lost wake-up into a few ms of delay. After the
-    // join, the expiry tick plays the same part for mesh traffic.
-    let heartbeat = glommio::spawn_local(async {
-        loop {
-            glommio::timer::sleep(Duration::from_millis(2)).await;
-        }
-    });
     let (mesh, receivers) = if shards > 1 {
-        match mesh.join().await {
+        match crate::mesh::join(mesh).await {
             Ok((senders, receivers)) => (Some(Mesh::new(senders)), Some(receivers)),
             Err(e) => {
                 log::error!("shard {id} could not join the mesh: {e}");
@@ -110,7 +100,6 @@ pub(crate) async fn run_shard(
     } else {
         (None, None)
     };
-    drop(heartbeat);
     let reactor = Rc::new(Reactor {
         id,
         shards,
@@ -232,15 +221,30 @@ impl Reactor {
         self.state.borrow_mut().stats.count_write(bytes);
     }
 
-    /// Writes all of `out` to `stream`, counts it and empties `out`; false
-    /// if the connection failed.
+    /// Writes all of `out` to `stream`, counts it and empties it with
+    /// [`empty_output`]; false if the connection failed.
     pub async fn write(&self, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
         let written = stream.write_all(out).await.is_ok();
         if written {
             self.count_write(out.len());
         }
-        out.clear();
+        empty_output(out);
         written
+    }
+}
+
+/// Capacity an emptied output buffer keeps for reuse.
+pub(crate) const KEPT_OUTPUT_BYTES: usize = 64 * 1024;
+
+/// Empties an output buffer (a connection's replies, a monitor's lines)
+/// and gives back its capacity beyond [`KEPT_OUTPUT_BYTES`], so that one
+/// large reply, or a monitor that lagged, does not hold its peak memory
+/// until the connection closes (Redis frees its reply blocks as they are
+/// written).
+pub(crate) fn empty_output(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > KEPT_OUTPUT_BYTES {
+        buf.shrink_to(KEPT_OUTPUT_BYTES);
     }
 }
 

@@ -21,6 +21,7 @@ pub use value::{Kind, Value};
 
 use crate::client::{reply_help, subcommand};
 use crate::error::reply_error;
+use crate::table::{sub, SubcommandSpec};
 use crate::{Client, CommandError, ServerFacts, ShardCtx};
 use resp::{Args, ReplyEncoder};
 
@@ -37,12 +38,13 @@ pub fn os_reason(e: &std::io::Error) -> String {
     }
 }
 
-pub(crate) const SUBCOMMANDS: &[(&str, i32)] = &[
-    ("get", -3),
-    ("set", -4),
-    ("resetstat", 2),
-    ("rewrite", 2),
-    ("help", 2),
+/// CONFIG's subcommands, their arities and flags.
+pub(crate) const SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub("get", -3).admin(),
+    sub("set", -4).admin(),
+    sub("resetstat", 2).admin(),
+    sub("rewrite", 2).admin(),
+    sub("help", 2),
 ];
 
 const HELP: &[&str] = &[
