@@ -759,6 +759,44 @@ mod tests {
         }
     }
 
+    /// The subcommands a captured reply names (`<command>|<sub>`), in order.
+    fn named_subcommands(spec: &CommandSpec, raw: &[u8]) -> Vec<String> {
+        let text = String::from_utf8_lossy(raw);
+        let prefix = format!("\r\n{}|", spec.name);
+        text.match_indices(&prefix)
+            .map(|(at, _)| {
+                let rest = &text[at + prefix.len()..];
+                rest[..rest.find("\r\n").unwrap_or(rest.len())].to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn captured_docs_advertise_only_the_subcommands_mayfly_has_sorted() {
+        for spec in TABLE {
+            let docs = captured_docs(spec).expect("docs");
+            for raw in [
+                docs.info_resp2,
+                docs.info_resp3,
+                docs.docs_resp2,
+                docs.docs_resp3,
+            ] {
+                let named = named_subcommands(spec, raw);
+                for sub in &named {
+                    assert!(
+                        spec.subcommands.iter().any(|(name, _)| name == sub),
+                        "{}|{sub} is advertised but not in the table",
+                        spec.name
+                    );
+                }
+                let mut sorted = named.clone();
+                sorted.sort();
+                sorted.dedup();
+                assert_eq!(named, sorted, "{}", spec.name);
+            }
+        }
+    }
+
     #[test]
     fn arity_errors_name_the_command() {
         let set = lookup(b"set").unwrap();
