@@ -444,7 +444,10 @@ pub struct CommandMetrics<'a> {
 /// Times the commands a thread runs back to back, with one clock read per
 /// command: each read ends one command and starts the next. A batch's
 /// first read is the one that also gives its commands their time (the
-/// batch clock), so timing adds no read per batch.
+/// batch clock); the connection reads it once more when the batch is
+/// planned, so that planning it is no shard job's time. The slow log and
+/// latency thresholds are read when it starts and again after a command
+/// that may change them ([`Stopwatch::read_thresholds`]).
 ///
 /// It reads the wall clock, as Redis's `ustime()` does: `clock_gettime`
 /// through the vDSO, about 20 ns here, the same as `Instant::now()` (the
