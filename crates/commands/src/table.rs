@@ -90,6 +90,10 @@ pub enum ServerOp {
     ClientKill,
     /// CONFIG RESETSTAT: every shard's counters and the process's.
     ResetStat,
+    /// CONFIG SET: after the commands before it have run, so that the slow
+    /// log and latency thresholds it sets apply to it and to the commands
+    /// after it, as Redis checks them after every command.
+    ConfigSet,
     /// DEBUG SLEEP: after the commands before it have run (it blocks its
     /// shard's thread, as Redis blocks its server).
     DebugSleep,
@@ -517,7 +521,10 @@ pub static TABLE: &[CommandSpec] = &[
         "config",
         -2,
         Dispatch::Sub {
-            routes: &[("resetstat", Dispatch::Server(ServerOp::ResetStat))],
+            routes: &[
+                ("resetstat", Dispatch::Server(ServerOp::ResetStat)),
+                ("set", Dispatch::Server(ServerOp::ConfigSet)),
+            ],
             otherwise: &Dispatch::Connection(config::config),
         },
     )

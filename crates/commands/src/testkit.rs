@@ -144,7 +144,7 @@ pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (
                 Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
                 // With one client on one shard, the connection commands
                 // answer CLIENT LIST / KILL and CONFIG RESETSTAT themselves.
-                Dispatch::Server(crate::ServerOp::ResetStat) => {
+                Dispatch::Server(crate::ServerOp::ResetStat | crate::ServerOp::ConfigSet) => {
                     crate::config::config(&args, &mut client, &facts, &mut enc)
                 }
                 Dispatch::Server(crate::ServerOp::Monitor) => {

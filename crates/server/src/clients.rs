@@ -78,10 +78,10 @@ pub(crate) fn sync(client: &Client) {
     });
 }
 
-/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, DEBUG SLEEP, SLOWLOG,
-/// LATENCY or MONITOR for `client` and appends the reply to `out`.
-/// Malformed calls are answered by the connection commands, with their
-/// errors.
+/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, CONFIG SET, DEBUG
+/// SLEEP, SLOWLOG, LATENCY or MONITOR for `client` and appends the reply to
+/// `out`. Malformed calls are answered by the connection commands, with
+/// their errors.
 pub(crate) async fn run(
     reactor: &Reactor,
     client: &mut Client,
@@ -127,7 +127,9 @@ pub(crate) async fn run(
                 .store(0, std::sync::atomic::Ordering::Relaxed);
             enc.ok();
         }
-        (ServerOp::ResetStat, _) => commands::config_command(args, client, facts, &mut enc),
+        (ServerOp::ResetStat | ServerOp::ConfigSet, _) => {
+            commands::config_command(args, client, facts, &mut enc)
+        }
         (ServerOp::DebugSleep, _) => commands::debug_sleep(args, client, facts, &mut enc),
         (ServerOp::SlowLog, _) => {
             let parts = on_every_shard(reactor, commands::slowlog_part, args).await;

@@ -445,7 +445,11 @@ async fn execute(
                 crate::cross::run(reactor, dispatch, db, client.protocol, &args, out).await;
             }
         }
+        // CONFIG SET may have changed the slow log and latency thresholds:
+        // they apply to it and to what follows it.
+        watch.read_thresholds();
         account(reactor, client, &mut watch, command, &args, &out[start..]);
+        reactor.state.borrow_mut().stats.commands_processed += 1;
         if silent {
             out.truncate(start);
         }
