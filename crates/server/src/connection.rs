@@ -426,8 +426,11 @@ async fn execute(
     loop {
         let (planned, transaction) = plan(reactor, client, batch, &mut watch, &mut rest);
         run_planned(reactor, client, batch, &mut watch, out).await;
-        // Counted once run, as Redis: an INFO does not count itself.
-        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
+        // Counted once run, as Redis: an INFO does not count itself, and
+        // the deferred command counts once it ran (below), so that CONFIG
+        // RESETSTAT counts itself after it zeroed the count.
+        let ran = planned - usize::from(transaction.is_some());
+        reactor.state.borrow_mut().stats.commands_processed += ran as u64;
         batch.recycle(parser);
         let Some(((dispatch, args, command), silent)) = transaction else {
             break;
