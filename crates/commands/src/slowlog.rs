@@ -11,11 +11,20 @@
 //! is reported back with its batch's reply and entered by the client's
 //! thread, which knows the client. Ids come from one process-wide counter,
 //! touched only when a command is slow. The server asks every shard for
-//! its part ([`slowlog_part`]) and merges them ([`slowlog_reply`]): the
-//! log a client sees is the newest `slowlog-max-len` entries of all
-//! threads, newest (highest id) first. A shard's entries are recorded once
-//! its batch has run, so a client that renames itself later in the same
-//! pipeline shows its new name on them.
+//! its part ([`slowlog_part`]) and merges them ([`slowlog_reply`]), newest
+//! (highest id) first. A shard's entries are recorded once its batch has
+//! run, so a client that renames itself later in the same pipeline shows
+//! its new name on them.
+//!
+//! Redis trims its log to `slowlog-max-len` after every command while the
+//! log is on (`slowlog-log-slower-than` not negative). Since ids are given
+//! only to logged entries, the newest `max` entries of all threads are
+//! exactly those with an id of at least the next id minus `max`: one
+//! process-wide floor, raised when an entry is logged and when CONFIG SET
+//! changes the settings ([`trim`]), tells every thread which of its entries
+//! are gone, and each drops them when it records and when SLOWLOG asks it,
+//! with no coordination. A lower `slowlog-max-len` drops entries at once; a
+//! higher one brings none back.
 
 use crate::error::{reply_error, subcommand_syntax_error};
 use crate::number::parse_i64;
@@ -33,6 +42,8 @@ const MAX_ARG_BYTES: usize = 128;
 
 /// The next entry's id, for every thread.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+/// The lowest id the log keeps: entries below it were trimmed away.
+static KEEP_FROM: AtomicU64 = AtomicU64::new(0);
 
 /// One slow command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +81,33 @@ thread_local! {
     static LOG: RefCell<VecDeque<Entry>> = const { RefCell::new(VecDeque::new()) };
 }
 
-fn max_len() -> usize {
-    usize::try_from(crate::SETTINGS.slowlog_max_len.load(Relaxed)).unwrap_or(usize::MAX)
+/// The floor of ids that keeps the newest `max_len` of the ids below
+/// `next_id`.
+fn floor(next_id: u64, max_len: u64) -> u64 {
+    next_id.saturating_sub(max_len)
+}
+
+/// Raises the floor to keep the newest `slowlog-max-len` entries of those
+/// logged before `next_id`.
+fn raise_floor(next_id: u64) {
+    let max_len = crate::SETTINGS.slowlog_max_len.load(Relaxed);
+    KEEP_FROM.fetch_max(floor(next_id, max_len), Relaxed);
+}
+
+/// What Redis does to its slow log after every command: while the log is
+/// on, it keeps only the newest `slowlog-max-len` entries. Only logging an
+/// entry and CONFIG SET change what that keeps; CONFIG SET calls this.
+pub(crate) fn trim() {
+    if crate::SETTINGS.slowlog_log_slower_than.load(Relaxed) >= 0 {
+        raise_floor(NEXT_ID.load(Relaxed));
+    }
+}
+
+/// Drops the entries of `log` (newest first) below id `floor`.
+fn drop_below(log: &mut VecDeque<Entry>, floor: u64) {
+    while log.back().is_some_and(|e| e.id < floor) {
+        log.pop_back();
+    }
 }
 
 /// Enters `args`, run by `client` for `nanos` and ended at unix second
@@ -96,8 +132,10 @@ pub fn record(args: &Args, nanos: u64, time: u64, client: &Client) {
         };
         entry_args.push(arg);
     }
+    let id = NEXT_ID.fetch_add(1, Relaxed);
+    raise_floor(id + 1);
     let entry = Entry {
-        id: NEXT_ID.fetch_add(1, Relaxed),
+        id,
         time,
         duration: nanos / 1000,
         args: entry_args,
@@ -107,7 +145,7 @@ pub fn record(args: &Args, nanos: u64, time: u64, client: &Client) {
     LOG.with(|log| {
         let mut log = log.borrow_mut();
         log.push_front(entry);
-        log.truncate(max_len());
+        drop_below(&mut log, KEEP_FROM.load(Relaxed));
     });
 }
 
@@ -214,18 +252,23 @@ fn parse(args: &Args) -> Result<Query, CommandError> {
 /// SLOWLOG's part on one shard (the server runs it on every shard, this
 /// one included, then [`slowlog_reply`]): GET answers this thread's newest
 /// entries, each as its id (an integer) then the entry as it is replied;
-/// LEN answers their count; RESET empties the log.
+/// LEN answers their count; RESET empties the log. Entries trimmed away
+/// since this thread last looked are dropped first.
 pub fn slowlog_part(args: &Args, _: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    LOG.with(|log| match parse(args) {
-        Ok(Query::Get(count)) => {
-            for entry in log.borrow().iter().take(count.min(max_len())) {
-                enc.integer(entry.id as i64);
-                entry.encode(enc);
+    LOG.with(|log| {
+        let mut log = log.borrow_mut();
+        drop_below(&mut log, KEEP_FROM.load(Relaxed));
+        match parse(args) {
+            Ok(Query::Get(count)) => {
+                for entry in log.iter().take(count) {
+                    enc.integer(entry.id as i64);
+                    entry.encode(enc);
+                }
             }
+            Ok(Query::Len) => enc.integer(log.len() as i64),
+            Ok(Query::Reset) => log.clear(),
+            Ok(Query::Help) | Err(_) => {}
         }
-        Ok(Query::Len) => enc.integer(log.borrow().len() as i64),
-        Ok(Query::Reset) => log.borrow_mut().clear(),
-        Ok(Query::Help) | Err(_) => {}
     });
 }
 
@@ -276,7 +319,7 @@ pub fn slowlog_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
         Ok(Query::Get(count)) => {
             let mut all: Vec<(u64, &[u8])> = parts.iter().flat_map(|p| entries(p)).collect();
             all.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
-            all.truncate(count.min(max_len()));
+            all.truncate(count);
             enc.array_len(all.len());
             for (_, entry) in all {
                 enc.buffer().extend_from_slice(entry);
@@ -288,7 +331,7 @@ pub fn slowlog_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
                 .filter_map(|p| p.strip_prefix(b":"))
                 .filter_map(|p| parse_i64(p.strip_suffix(b"\r\n").unwrap_or(p)))
                 .sum();
-            enc.integer(len.min(i64::try_from(max_len()).unwrap_or(i64::MAX)));
+            enc.integer(len);
         }
         Ok(Query::Reset) => enc.ok(),
         Ok(Query::Help) => crate::client::reply_help(enc, HELP),
@@ -438,7 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn parts_merge_newest_first_up_to_max_len() {
+    fn parts_merge_newest_first() {
         let mut parts = Vec::new();
         for ids in [[5u64, 2], [7, 1]] {
             let mut out = Vec::new();
@@ -478,7 +521,29 @@ mod tests {
             &lens,
             &mut ReplyEncoder::new(&mut out, Protocol::Resp2),
         );
-        assert_eq!(out, b":128\r\n", "the default slowlog-max-len");
+        assert_eq!(out, b":150\r\n");
+    }
+
+    #[test]
+    fn the_floor_keeps_the_newest_max_len_of_every_thread() {
+        let entry = |id| Entry {
+            id,
+            time: 1,
+            duration: 2,
+            args: vec![b"ping".to_vec()],
+            addr: "a".into(),
+            name: b"n".to_vec(),
+        };
+        // Ids 0..6 logged; two threads hold 0, 2, 5 and 1, 3, 4.
+        let mut a: VecDeque<Entry> = [5, 2, 0].map(entry).into();
+        let mut b: VecDeque<Entry> = [4, 3, 1].map(entry).into();
+        let keep = floor(6, 2);
+        drop_below(&mut a, keep);
+        drop_below(&mut b, keep);
+        let ids = |log: &VecDeque<Entry>| log.iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!((ids(&a), ids(&b)), (vec![5], vec![4]));
+        assert_eq!(floor(6, 128), 0, "fewer than max: all kept");
+        assert_eq!(floor(6, 0), 6, "max 0: none kept");
     }
 
     #[test]
