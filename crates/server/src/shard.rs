@@ -495,11 +495,8 @@ impl ShardState {
         }
     }
 
-    /// What a command on database `db` may touch at `now`; each is one
-    /// command (or one shard's part of one) run on this shard's data, which
-    /// INFO's `# Shards` counts as `ops`.
+    /// What a command on database `db` may touch at `now`.
     pub fn ctx(&mut self, db: u32, now: UnixMillis) -> ShardCtx<'_> {
-        self.stats.ops += 1;
         ShardCtx {
             dbs: &mut self.dbs,
             db: db as usize,
@@ -539,6 +536,8 @@ impl ShardState {
         };
         let nanos = watch.lap();
         if let Some(id) = job.command {
+            // A command, or this shard's part of one: INFO's `# Shards` ops.
+            self.stats.ops += 1;
             let text = match &outcome {
                 JobOutcome::Reply(range) => reply.buf.get(range.clone()).unwrap_or_default(),
                 _ => &[],
@@ -551,7 +550,10 @@ impl ShardState {
         reply.outcomes.push(outcome);
     }
 
+    /// Runs one step of a transaction's hop: a part of a command over
+    /// several shards, which INFO's `# Shards` counts in `ops`.
     fn run_op(&mut self, op: TxOp, now: UnixMillis) -> JobOutcome {
+        self.stats.ops += 1;
         match op {
             TxOp::Count { f, db, args } => JobOutcome::Int(f(&args, &mut self.ctx(db, now))),
             TxOp::Mget { db, args } => {
@@ -723,6 +725,7 @@ mod tests {
         assert!(shard.try_run(&jobs, store::now_millis(), &mut watch, &mut reply));
         let slow: Vec<usize> = reply.slow.iter().map(|s| s.index).collect();
         assert_eq!(slow, [0, 1], "the internal job is not a command");
+        assert_eq!(shard.stats.ops, 2, "nor an op");
         let mut text = String::new();
         shard.stats.commands.render_commandstats(&mut text);
         let calls: Vec<&str> = text
