@@ -20,8 +20,10 @@
 //! involves one shard keeps its fast path, and nobody observes a transaction
 //! half done: its keys are locked on every shard before any of its hops runs.
 
+use crate::clients::Part;
 use commands::{
-    CommandId, CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats, Stopwatch, Take,
+    ClientInfo, CommandId, CountFn, Dispatch, LatencyPart, ShardCtx, ShardSettings, ShardStats,
+    SlowLogPart, Stopwatch, Take,
 };
 use hashbrown::HashMap;
 use resp::{Args, Protocol, ReplyEncoder};
@@ -109,6 +111,10 @@ pub(crate) enum Work {
     },
     /// Drops a scheduled transaction that will not run.
     Abort { txid: u64 },
+    /// A server command's part on this shard (CLIENT LIST, SLOWLOG ...):
+    /// it reads no key, so it runs at once, whatever is locked, and
+    /// answers its outcome, typed.
+    Part(Part),
 }
 
 /// What one job or transaction step produced.
@@ -131,6 +137,12 @@ pub(crate) enum JobOutcome {
     Scanned(u64, Vec<Vec<u8>>),
     /// Whether a transaction was scheduled.
     Scheduled(bool),
+    /// CLIENT LIST's part: the shard's clients it lists.
+    Clients(Vec<ClientInfo>),
+    /// SLOWLOG's part.
+    SlowLog(SlowLogPart),
+    /// LATENCY's part.
+    Latency(LatencyPart),
 }
 
 /// The results of one batch, in job order.
@@ -361,6 +373,10 @@ impl ShardState {
                     self.make_progress(done);
                 }
                 done.push((to, BatchReply::default()));
+            }
+            Work::Part(part) => {
+                let outcome = crate::clients::run_part(self, part);
+                done.push((to, BatchReply::single(outcome)));
             }
         }
     }
