@@ -442,6 +442,15 @@ fn shards_section_counts_each_shard() {
     );
     let received = field(&text, "mesh_received");
     assert!(received.iter().all(|&n| n > 0), "{text}");
+    // What CLIENT LIST, CLIENT KILL, SLOWLOG and LATENCY ask every shard
+    // touches no data: no ops.
+    for _ in 0..10 {
+        c.cmd(&["CLIENT", "LIST"]);
+        c.cmd(&["SLOWLOG", "LEN"]);
+    }
+    assert_cmd!(c, ["LATENCY", "LATEST"], b"*0\r\n");
+    assert_cmd!(c, ["CLIENT", "KILL", "ID", "999999"], b":0\r\n");
+    assert_eq!(field(&shards_info(&mut c), "ops"), ops, "no ops");
     // Memory per shard: at least the entry of the key each holds (see
     // tests/metrics.rs for how it follows the data); CPU: a number.
     let memory = field(&text, "keyspace_memory");

@@ -293,6 +293,31 @@ fn resetstat_forgets_commands_and_errors() {
     }
 }
 
+/// A command deferred until the commands before it ran (CONFIG RESETSTAT
+/// runs on every shard) counts once it ran, as the others: after a reset,
+/// the count is 1, the reset itself.
+#[test]
+fn resetstat_counts_itself_as_a_processed_command() {
+    let (ports, _servers) = both(&[]);
+    for (name, port) in ports {
+        let mut client = Client::connect(port);
+        run(&mut client, &["SET k v", "GET k"]);
+        let piped = pipelined(&mut client, &["GET k", "CONFIG RESETSTAT", "INFO stats"]);
+        let stats = text_of(&piped[2]);
+        assert_eq!(
+            info_field(&stats, "total_commands_processed"),
+            Some("1"),
+            "{name}"
+        );
+        let stats = text_of(&client.cmd(&["INFO", "stats"]));
+        assert_eq!(
+            info_field(&stats, "total_commands_processed"),
+            Some("2"),
+            "{name}"
+        );
+    }
+}
+
 /// A protocol error counts as an `ERR` reply, as in Redis.
 #[test]
 fn protocol_errors_count() {
@@ -312,6 +337,17 @@ fn protocol_errors_count() {
             ["errorstat_ERR:count=1"],
             "{name}"
         );
+    }
+}
+
+/// Asserts that Redis's replies (`results[1]`, where it ran) are Mayfly's
+/// (`results[0]`), one by one.
+#[track_caller]
+fn assert_same_replies(results: &[Vec<Vec<u8>>]) {
+    if let Some(redis) = results.get(1) {
+        for (mine, theirs) in results[0].iter().zip(redis) {
+            assert_eq!(show(mine), show(theirs));
+        }
     }
 }
 
@@ -459,11 +495,7 @@ fn slowlog_count_max_len_reset_and_errors_match_redis() {
         assert_eq!(len_after_reset.as_deref(), Some(&b":1\r\n"[..]), "{name}");
         results.push(replies);
     }
-    if let Some(redis) = results.get(1) {
-        for (mine, theirs) in results[0].iter().zip(redis) {
-            assert_eq!(show(mine), show(theirs));
-        }
-    }
+    assert_same_replies(&results);
 }
 
 #[test]
@@ -579,6 +611,163 @@ fn slowlog_merges_every_thread() {
     assert_eq!(clients[5].cmd(&["SLOWLOG", "LEN"]), b":1\r\n");
 }
 
+/// Sends `lines` (split as redis-cli does) in one write; their replies.
+fn pipelined(client: &mut Client, lines: &[&str]) -> Vec<Vec<u8>> {
+    let request: Vec<u8> = lines
+        .iter()
+        .flat_map(|line| common::encode(&split_args(line)))
+        .collect();
+    client.pipeline(request, lines.len())
+}
+
+/// `slowlog-log-slower-than` and `latency-monitor-threshold` apply from the
+/// CONFIG SET that sets them on, that command included, and not to the
+/// commands before it in a pipeline: Redis checks them after every command.
+#[test]
+fn thresholds_apply_from_the_config_set_that_sets_them() {
+    let (ports, _servers) = both(&[]);
+    let mut results = Vec::new();
+    for (name, port) in ports {
+        let mut client = Client::connect(port);
+        let mut replies = run(
+            &mut client,
+            &[
+                "SLOWLOG RESET",
+                "CONFIG SET slowlog-log-slower-than 0",
+                "SLOWLOG LEN",
+                "CONFIG SET slowlog-log-slower-than -1",
+            ],
+        );
+        assert_eq!(replies[2], b":1\r\n", "{name}: the CONFIG SET is logged");
+        let entries = slow_entries(&client.cmd(&["SLOWLOG", "GET"])).masked;
+        assert_eq!(entries.len(), 2, "{name}: {entries:?}");
+        assert_eq!(
+            entries[1][..4],
+            ["CONFIG", "SET", "slowlog-log-slower-than", "0"]
+        );
+        replies.push(format!("{entries:?}").into_bytes());
+        // In one pipeline: the GET before the CONFIG SET is not logged.
+        let piped = pipelined(
+            &mut client,
+            &[
+                "SLOWLOG RESET",
+                "GET k",
+                "CONFIG SET slowlog-log-slower-than 0",
+                "SLOWLOG LEN",
+                "CONFIG SET slowlog-log-slower-than -1",
+                "SLOWLOG GET",
+            ],
+        );
+        assert_eq!(piped[3], b":1\r\n", "{name}");
+        let entries = slow_entries(&piped[5]).masked;
+        replies.push(format!("{entries:?}").into_bytes());
+        // The latency threshold applies to the rest of the pipeline.
+        let piped = pipelined(
+            &mut client,
+            &[
+                "CONFIG SET latency-monitor-threshold 5",
+                "DEBUG SLEEP 0.01",
+                "CONFIG SET latency-monitor-threshold 0",
+                "DEBUG SLEEP 0.01",
+                "LATENCY HISTORY command",
+            ],
+        );
+        let history = parse_value(&piped[4]);
+        let Value::Array(samples) = &history else {
+            panic!("{name}: {history:?}");
+        };
+        assert_eq!(samples.len(), 1, "{name}: one sample, the first sleep");
+        results.push(replies);
+    }
+    assert_same_replies(&results);
+}
+
+/// A lower `slowlog-max-len` drops the oldest entries at once, whichever
+/// thread holds them, and a higher one brings none back; while the log is
+/// off (a negative threshold) nothing is dropped, as in Redis, which trims
+/// after every command only while the log is on.
+#[test]
+fn slowlog_max_len_trims_every_thread_as_redis() {
+    let (ports, _servers) = both(&["--slowlog-log-slower-than", "0"]);
+    let mut results = Vec::new();
+    for (name, port) in ports {
+        // Clients on both threads, and keys on both shards.
+        let mut clients: Vec<Client> = (0..6).map(|_| Client::connect(port)).collect();
+        clients[0].cmd(&["SLOWLOG", "RESET"]);
+        for (i, client) in clients.iter_mut().enumerate() {
+            client.cmd(&["GET", &format!("key{i}")]);
+            client.cmd(&["PING"]);
+        }
+        let mut replies = Vec::new();
+        for line in [
+            "CONFIG SET slowlog-log-slower-than 10000",
+            "SLOWLOG LEN",
+            "CONFIG SET slowlog-max-len 2",
+            "SLOWLOG LEN",
+            "CONFIG SET slowlog-max-len 128",
+            "SLOWLOG LEN",
+            "CONFIG SET slowlog-log-slower-than 0",
+            "PING",
+            "PING",
+            "PING",
+            "CONFIG SET slowlog-log-slower-than -1",
+            "CONFIG SET slowlog-max-len 1",
+            "SLOWLOG LEN",
+            "CONFIG SET slowlog-max-len 0",
+            "SLOWLOG LEN",
+            "CONFIG SET slowlog-log-slower-than 10000",
+            "SLOWLOG LEN",
+            "CONFIG SET slowlog-max-len 128",
+        ] {
+            replies.push(clients[5].cmd(&split_args(line)));
+        }
+        let lens: Vec<String> = replies
+            .iter()
+            .filter(|r| r.starts_with(b":"))
+            .map(|r| String::from_utf8_lossy(r).trim_end().to_string())
+            .collect();
+        assert_eq!(lens, [":13", ":2", ":2", ":6", ":6", ":0"], "{name}");
+        results.push(replies);
+    }
+    assert_same_replies(&results);
+}
+
+/// The time a connection spends planning a batch is no command's: the
+/// first GET of each pipeline of 1,024 (whose planning took tens of µs) is
+/// no more often in the slow log than any other. (Commands slowed down by
+/// a loaded machine land anywhere; 1 in 1,024 of them on the first GET.)
+#[test]
+fn planning_a_batch_is_not_its_first_commands_time() {
+    let server = own_mayfly(&[
+        "--threads",
+        "1",
+        "--slowlog-log-slower-than",
+        "20",
+        "--slowlog-max-len",
+        "1000",
+    ]);
+    let mut client = server.client();
+    let mut request = Vec::new();
+    for i in 0..1024 {
+        request.extend(common::encode(&["GET", &format!("key{i}")]));
+    }
+    // Warm: the first GET makes its counters and histogram.
+    client.pipeline(request.clone(), 1024);
+    client.cmd(&["SLOWLOG", "RESET"]);
+    for _ in 0..200 {
+        let replies = client.pipeline(request.clone(), 1024);
+        assert!(replies.iter().all(|r| r == b"$-1\r\n"));
+    }
+    let reply = client.cmd(&["SLOWLOG", "GET", "-1"]);
+    let entries = slow_entries(&reply).masked;
+    let first = entries.iter().filter(|e| e[..2] == ["GET", "key0"]).count();
+    assert!(
+        first <= 2 || first * 4 <= entries.len(),
+        "GET key0 is {first} of {} slow entries",
+        entries.len()
+    );
+}
+
 /// LATENCY's replies with the times masked.
 fn masked_latency(reply: &[u8]) -> String {
     let text = String::from_utf8_lossy(reply).into_owned();
@@ -659,11 +848,7 @@ fn latency_events_of_slow_commands_match_redis() {
         String::from_utf8_lossy(&results[0][1]),
         "*1\r\n*4\r\n$7\r\ncommand\r\n:<time>\r\n:<slept>\r\n:<slept>\r\n"
     );
-    if let Some(redis) = results.get(1) {
-        for (mine, theirs) in results[0].iter().zip(redis) {
-            assert_eq!(show(mine), show(theirs));
-        }
-    }
+    assert_same_replies(&results);
 }
 
 /// MGET is `fast` in Redis: a long one is a `fast-command` event.

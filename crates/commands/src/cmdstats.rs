@@ -474,7 +474,10 @@ pub struct CommandMetrics<'a> {
 /// Times the commands a thread runs back to back, with one clock read per
 /// command: each read ends one command and starts the next. A batch's
 /// first read is the one that also gives its commands their time (the
-/// batch clock), so timing adds no read per batch.
+/// batch clock); the connection reads it once more when the batch is
+/// planned, so that planning it is no shard job's time. The slow log and
+/// latency thresholds are read when it starts and again after a command
+/// that may change them ([`Stopwatch::read_thresholds`]).
 ///
 /// It reads the wall clock, as Redis's `ustime()` does: `clock_gettime`
 /// through the vDSO, about 20 ns here, the same as `Instant::now()` (the
@@ -509,31 +512,52 @@ fn unix_nanos() -> u64 {
         .wrapping_add(now.tv_nsec as u64)
 }
 
+/// `slowlog-log-slower-than` (µs) and `latency-monitor-threshold` (ms).
+fn thresholds() -> (i64, u64) {
+    (
+        crate::SETTINGS.slowlog_log_slower_than.load(Relaxed),
+        crate::SETTINGS.latency_monitor_threshold.load(Relaxed),
+    )
+}
+
 impl Stopwatch {
     /// Reads the clock, and the slow log and latency thresholds of the
     /// settings.
     pub fn start() -> Self {
-        Self::with_thresholds(
-            crate::SETTINGS.slowlog_log_slower_than.load(Relaxed),
-            crate::SETTINGS.latency_monitor_threshold.load(Relaxed),
-        )
+        let (slow_usec, latency_msec) = thresholds();
+        Self::with_thresholds(slow_usec, latency_msec)
     }
 
     /// Reads the clock; commands of `slow_usec` µs or more (negative:
     /// none) go to the slow log, of `latency_msec` ms or more (0: none)
     /// are latency samples.
     pub fn with_thresholds(slow_usec: i64, latency_msec: u64) -> Self {
-        let slow_nanos = u64::try_from(slow_usec).map_or(u64::MAX, |u| u.saturating_mul(1000));
-        let latency_nanos = match latency_msec {
+        let mut watch = Self {
+            last: unix_nanos(),
+            slow_nanos: u64::MAX,
+            latency_nanos: u64::MAX,
+            notable_nanos: u64::MAX,
+        };
+        watch.set_thresholds(slow_usec, latency_msec);
+        watch
+    }
+
+    /// Reads `slowlog-log-slower-than` and `latency-monitor-threshold`
+    /// again: a command that may have changed them (CONFIG SET) calls it
+    /// once it ran, so that they apply to it and to every command after
+    /// it, as Redis checks them after every command.
+    pub fn read_thresholds(&mut self) {
+        let (slow_usec, latency_msec) = thresholds();
+        self.set_thresholds(slow_usec, latency_msec);
+    }
+
+    fn set_thresholds(&mut self, slow_usec: i64, latency_msec: u64) {
+        self.slow_nanos = u64::try_from(slow_usec).map_or(u64::MAX, |u| u.saturating_mul(1000));
+        self.latency_nanos = match latency_msec {
             0 => u64::MAX,
             ms => ms.saturating_mul(1_000_000),
         };
-        Self {
-            last: unix_nanos(),
-            slow_nanos,
-            latency_nanos,
-            notable_nanos: slow_nanos.min(latency_nanos),
-        }
+        self.notable_nanos = self.slow_nanos.min(self.latency_nanos);
     }
 
     /// The time of the last reading, unix milliseconds.

@@ -8,18 +8,30 @@
 //! value `v` (at least 16 ns) lands in a bucket of width at most `v / 16`,
 //! so a reported percentile, the bucket's highest value, is at most 6.25 %
 //! above the true one (and never below it); values under 16 ns are exact.
-//! 432 counters (3.4 KiB) cover 0 to 2^30 ns (1.07 s); longer durations
-//! count in the last bucket, as Redis clamps at its histogram's maximum.
-//! Recording is an index computation and one increment: no allocation.
+//! Durations of 1 s or more count as 1 s, as Redis clamps at its
+//! histograms' maximum (`CONFIG_LATENCY_HISTOGRAM_MAX_VALUE`, 1 s): their
+//! bucket, the last, reports 1,006,632.959 µs where Redis's reports
+//! 1,002,438.655 µs. 430 counters (3.4 KiB) cover 0 to 1 s. Recording is
+//! an index computation and one increment: no allocation.
 
 /// Linear sub-buckets per power of two, as a power of two.
 const SUB_BITS: u32 = 4;
 /// Linear sub-buckets per power of two.
 const SUBS: usize = 1 << SUB_BITS;
-/// Durations up to 2^MAX_BITS - 1 ns are told apart.
-const MAX_BITS: u32 = 30;
-/// Counters in a histogram: 16 exact values, then 16 per power of two.
-pub const BUCKETS: usize = (MAX_BITS - SUB_BITS + 1) as usize * SUBS;
+/// Longer durations count as this long (1 s, Redis's clamp).
+const MAX_NANOS: u64 = 1_000_000_000;
+/// Counters in a histogram: 16 exact values, then 16 per power of two, up
+/// to the bucket of [`MAX_NANOS`].
+pub const BUCKETS: usize = bucket_index(MAX_NANOS) + 1;
+
+/// The bucket of `v` ns (at most [`MAX_NANOS`]).
+const fn bucket_index(v: u64) -> usize {
+    if v < SUBS as u64 {
+        return v as usize;
+    }
+    let shift = 63 - v.leading_zeros() - SUB_BITS;
+    (shift as usize + 1) * SUBS + (v >> shift) as usize - SUBS
+}
 
 /// Counts of durations (in nanoseconds) by log-linear bucket.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,12 +58,7 @@ impl Default for LatencyHistogram {
 /// The bucket of a duration of `nanos`.
 #[inline]
 fn bucket_of(nanos: u64) -> usize {
-    let v = nanos.min((1 << MAX_BITS) - 1);
-    if v < SUBS as u64 {
-        return v as usize;
-    }
-    let shift = 63 - v.leading_zeros() - SUB_BITS;
-    (shift as usize + 1) * SUBS + (v >> shift) as usize - SUBS
+    bucket_index(nanos.min(MAX_NANOS))
 }
 
 /// The lowest duration that lands in `bucket`, and the bucket's width.
@@ -161,8 +168,19 @@ mod tests {
             assert_eq!(bucket_of(low + width - 1), bucket);
             expected_low = low + width;
         }
-        assert_eq!(expected_low, 1 << MAX_BITS);
+        assert!(bucket_range(BUCKETS - 1).0 <= MAX_NANOS && MAX_NANOS < expected_low);
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+        assert_eq!(BUCKETS, 430);
+    }
+
+    #[test]
+    fn a_second_or_more_counts_as_a_second_as_redis_clamps() {
+        // DEBUG SLEEP 1.3: Redis reports p50=1002438.655 (its HDR bucket of 1 s).
+        let mut h = LatencyHistogram::default();
+        h.record(1_300_000_000);
+        assert_eq!(h.value_at_percentile(50.0), 1_006_632_959);
+        assert_eq!(bucket_of(MAX_NANOS), bucket_of(5_000_000_000));
+        assert_ne!(bucket_of(MAX_NANOS - 40_000_000), bucket_of(MAX_NANOS));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use crate::error::{reply_error, subcommand_syntax_error};
 use crate::table::{sub, SubcommandSpec};
-use crate::{CommandError, ShardCtx};
+use crate::CommandError;
 use resp::{Args, ReplyEncoder};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
@@ -149,17 +149,25 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
+/// One thread's part of a LATENCY call, for [`latency_reply`] to merge.
+#[derive(Debug, Default)]
+pub struct LatencyPart {
+    /// The thread's series, by event (a copy; none for RESET).
+    series: [Option<Box<Series>>; 3],
+    /// RESET: the events that had a series here, a bit each.
+    reset: u8,
+}
+
 /// LATENCY's part on one shard (the server runs it on every shard, this
 /// one included, then [`latency_reply`]): RESET resets this thread's
-/// series and answers which existed (a bit per event); otherwise it
-/// answers its series: per event present, its index, maximum, sample
-/// count and samples (time, latency), oldest first, as integers.
-pub fn latency_part(args: &Args, _: &mut ShardCtx, enc: &mut ReplyEncoder) {
+/// series of the events named (all without a name) and tells which
+/// existed; any other subcommand takes a copy of its series.
+pub fn latency_part(args: &Args) -> LatencyPart {
     let sub = args.iter().nth(1).unwrap_or_default();
     MONITOR.with(|m| {
         let mut monitor = m.borrow_mut();
+        let mut part = LatencyPart::default();
         if sub.eq_ignore_ascii_case(b"reset") {
-            let mut reset = 0;
             for (i, series) in monitor.iter_mut().enumerate() {
                 let named = args.len() == 2
                     || args
@@ -167,27 +175,14 @@ pub fn latency_part(args: &Args, _: &mut ShardCtx, enc: &mut ReplyEncoder) {
                         .skip(2)
                         .any(|a| Event::named(a) == Some(EVENTS[i]));
                 if named && series.take().is_some() {
-                    reset |= 1 << i;
+                    part.reset |= 1 << i;
                 }
             }
-            enc.integer(reset);
-            return;
+        } else {
+            part.series = (*monitor).clone();
         }
-        let mut values = Vec::new();
-        for (i, series) in monitor.iter().enumerate() {
-            if let Some(series) = series {
-                let samples: Vec<Sample> = series.in_order().collect();
-                values.extend([i as i64, series.max as i64, samples.len() as i64]);
-                for s in samples {
-                    values.extend([s.time as i64, s.latency as i64]);
-                }
-            }
-        }
-        enc.array_len(values.len());
-        for v in values {
-            enc.integer(v);
-        }
-    });
+        part
+    })
 }
 
 /// One event's series merged over every shard.
@@ -200,44 +195,23 @@ struct Merged {
     history: Vec<Sample>,
 }
 
-/// The integers of a part's reply (`*n`, then `:v` lines).
-fn integers(part: &[u8]) -> Vec<i64> {
-    part.split(|&c| c == b'\n')
-        .filter_map(|line| line.strip_prefix(b":"))
-        .filter_map(|line| resp::parse_integer(line.strip_suffix(b"\r").unwrap_or(line)))
-        .collect()
-}
-
 /// Merges every shard's series, by event.
-fn merge(parts: &[Vec<u8>]) -> [Option<Merged>; 3] {
+fn merge(parts: &[LatencyPart]) -> [Option<Merged>; 3] {
     let mut merged: [Option<Merged>; 3] = [None, None, None];
     for part in parts {
-        let values = integers(part);
-        let mut rest = &values[..];
-        while let [event, max, count, tail @ ..] = rest {
-            let count = usize::try_from(*count).unwrap_or(0).min(tail.len() / 2);
-            let Some(slot) = usize::try_from(*event).ok().and_then(|e| merged.get_mut(e)) else {
-                break;
+        for (slot, series) in merged.iter_mut().zip(&part.series) {
+            let Some(series) = series else {
+                continue;
             };
             let m = slot.get_or_insert_with(Merged::default);
-            m.max = m.max.max(*max as u64);
-            for pair in tail[..count * 2].chunks_exact(2) {
-                let sample = Sample {
-                    time: pair[0] as u64,
-                    latency: pair[1] as u64,
-                };
-                m.history.push(sample);
-            }
-            if let Some(last) = tail[..count * 2].chunks_exact(2).last() {
-                let last = Sample {
-                    time: last[0] as u64,
-                    latency: last[1] as u64,
-                };
+            m.max = m.max.max(series.max);
+            let first = m.history.len();
+            m.history.extend(series.in_order());
+            if let Some(&last) = m.history[first..].last() {
                 if (last.time, last.latency) > (m.latest.time, m.latest.latency) {
                     m.latest = last;
                 }
             }
-            rest = &tail[count * 2..];
         }
     }
     for m in merged.iter_mut().flatten() {
@@ -253,7 +227,7 @@ fn merge(parts: &[Vec<u8>]) -> [Option<Merged>; 3] {
 /// LATENCY LATEST | HISTORY event | RESET [event ...] | HELP, from every
 /// shard's part (see [`latency_part`]); the subcommand and its argument
 /// count were checked before.
-pub fn latency_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
+pub fn latency_reply(args: &Args, parts: &[LatencyPart], enc: &mut ReplyEncoder) {
     let sub = args.iter().nth(1).unwrap_or_default().to_ascii_lowercase();
     match sub.as_slice() {
         b"latest" => {
@@ -299,10 +273,7 @@ pub fn latency_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
             }
         }
         b"reset" => {
-            let reset = parts
-                .iter()
-                .flat_map(|p| integers(p))
-                .fold(0, |all, bits| all | bits);
+            let reset = parts.iter().fold(0, |all, p| all | p.reset);
             enc.integer(i64::from(reset.count_ones()));
         }
         b"help" => crate::client::reply_help(enc, HELP),
@@ -435,20 +406,21 @@ mod tests {
 
     #[test]
     fn shards_merge_latest_max_and_history() {
-        let part = |values: &[i64]| {
-            let mut out = Vec::new();
-            let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
-            enc.array_len(values.len());
-            for v in values {
-                enc.integer(*v);
+        let part = |samples: &[(Event, u64, u64)]| {
+            let mut part = LatencyPart::default();
+            for &(event, time, latency) in samples {
+                part.series[event as usize]
+                    .get_or_insert_with(|| Box::new(Series::new()))
+                    .add(latency, time);
             }
-            out
+            part
         };
+        let (command, expire) = (Event::Command, Event::ExpireCycle);
         let parts = [
             // command: max 300, samples (10, 300), (12, 100); expire-cycle: (11, 5)
-            part(&[0, 300, 2, 10, 300, 12, 100, 2, 5, 1, 11, 5]),
+            part(&[(command, 10, 300), (command, 12, 100), (expire, 11, 5)]),
             // command: max 200, samples (11, 200), (12, 150)
-            part(&[0, 200, 2, 11, 200, 12, 150]),
+            part(&[(command, 11, 200), (command, 12, 150)]),
         ];
         let reply = |sub: &[&str]| {
             let mut out = Vec::new();

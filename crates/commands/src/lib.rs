@@ -53,7 +53,9 @@ pub use info::{
     ShardStats, MAYFLY_ONLY,
 };
 pub use keyspace::{parse_copy, put_key, take_key, CopyArgs, Take};
-pub use latency::{add_sample_if_needed, latency_part, latency_reply, Event as LatencyEvent};
+pub use latency::{
+    add_sample_if_needed, latency_part, latency_reply, Event as LatencyEvent, LatencyPart,
+};
 pub use lcs::lcs_reply;
 pub use monitor::{monitor as monitor_command, monitor_args, monitor_line, refused_to_monitors};
 pub use multikey::{mget_part, mset_part, msetnx_existing};
@@ -64,7 +66,7 @@ pub use scan::{
 };
 pub use settings::{Settings, SETTINGS};
 pub use slowlog::record as slowlog_record;
-pub use slowlog::{redacted as redacted_args, slowlog_part, slowlog_reply};
+pub use slowlog::{redacted as redacted_args, slowlog_part, slowlog_reply, SlowLogPart};
 pub use table::{
     cross_protocol_attack, lookup, unknown_command_error, BroadcastFn, Combine, CommandSpec,
     CountFn, Cross, Dispatch, KeyFn, KeyRange, Scatter, ServerOp, SubcommandSpec, TABLE,

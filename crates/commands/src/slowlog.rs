@@ -11,16 +11,25 @@
 //! is reported back with its batch's reply and entered by the client's
 //! thread, which knows the client. Ids come from one process-wide counter,
 //! touched only when a command is slow. The server asks every shard for
-//! its part ([`slowlog_part`]) and merges them ([`slowlog_reply`]): the
-//! log a client sees is the newest `slowlog-max-len` entries of all
-//! threads, newest (highest id) first. A shard's entries are recorded once
-//! its batch has run, so a client that renames itself later in the same
-//! pipeline shows its new name on them.
+//! its part ([`slowlog_part`]) and merges them ([`slowlog_reply`]), newest
+//! (highest id) first. A shard's entries are recorded once its batch has
+//! run, so a client that renames itself later in the same pipeline shows
+//! its new name on them.
+//!
+//! Redis trims its log to `slowlog-max-len` after every command while the
+//! log is on (`slowlog-log-slower-than` not negative). Since ids are given
+//! only to logged entries, the newest `max` entries of all threads are
+//! exactly those with an id of at least the next id minus `max`: one
+//! process-wide floor, raised when an entry is logged and when CONFIG SET
+//! changes the settings ([`trim`]), tells every thread which of its entries
+//! are gone, and each drops them when it records and when SLOWLOG asks it,
+//! with no coordination. A lower `slowlog-max-len` drops entries at once; a
+//! higher one brings none back.
 
 use crate::error::{reply_error, subcommand_syntax_error};
 use crate::number::parse_i64;
 use crate::table::{sub, SubcommandSpec};
-use crate::{Client, CommandError, ShardCtx};
+use crate::{Client, CommandError};
 use resp::{Args, ReplyEncoder};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -34,6 +43,8 @@ const MAX_ARG_BYTES: usize = 128;
 
 /// The next entry's id, for every thread.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+/// The lowest id the log keeps: entries below it were trimmed away.
+static KEEP_FROM: AtomicU64 = AtomicU64::new(0);
 
 /// One slow command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +82,33 @@ thread_local! {
     static LOG: RefCell<VecDeque<Entry>> = const { RefCell::new(VecDeque::new()) };
 }
 
-fn max_len() -> usize {
-    usize::try_from(crate::SETTINGS.slowlog_max_len.load(Relaxed)).unwrap_or(usize::MAX)
+/// The floor of ids that keeps the newest `max_len` of the ids below
+/// `next_id`.
+fn floor(next_id: u64, max_len: u64) -> u64 {
+    next_id.saturating_sub(max_len)
+}
+
+/// Raises the floor to keep the newest `slowlog-max-len` entries of those
+/// logged before `next_id`.
+fn raise_floor(next_id: u64) {
+    let max_len = crate::SETTINGS.slowlog_max_len.load(Relaxed);
+    KEEP_FROM.fetch_max(floor(next_id, max_len), Relaxed);
+}
+
+/// What Redis does to its slow log after every command: while the log is
+/// on, it keeps only the newest `slowlog-max-len` entries. Only logging an
+/// entry and CONFIG SET change what that keeps; CONFIG SET calls this.
+pub(crate) fn trim() {
+    if crate::SETTINGS.slowlog_log_slower_than.load(Relaxed) >= 0 {
+        raise_floor(NEXT_ID.load(Relaxed));
+    }
+}
+
+/// Drops the entries of `log` (newest first) below id `floor`.
+fn drop_below(log: &mut VecDeque<Entry>, floor: u64) {
+    while log.back().is_some_and(|e| e.id < floor) {
+        log.pop_back();
+    }
 }
 
 /// Enters `args`, run by `client` for `nanos` and ended at unix second
@@ -97,8 +133,10 @@ pub fn record(args: &Args, nanos: u64, time: u64, client: &Client) {
         };
         entry_args.push(arg);
     }
+    let id = NEXT_ID.fetch_add(1, Relaxed);
+    raise_floor(id + 1);
     let entry = Entry {
-        id: NEXT_ID.fetch_add(1, Relaxed),
+        id,
         time,
         duration: nanos / 1000,
         args: entry_args,
@@ -108,7 +146,7 @@ pub fn record(args: &Args, nanos: u64, time: u64, client: &Client) {
     LOG.with(|log| {
         let mut log = log.borrow_mut();
         log.push_front(entry);
-        log.truncate(max_len());
+        drop_below(&mut log, KEEP_FROM.load(Relaxed));
     });
 }
 
@@ -216,85 +254,48 @@ fn parse(args: &Args) -> Result<Query, CommandError> {
     }
 }
 
+/// One thread's part of a SLOWLOG call, for [`slowlog_reply`] to merge.
+#[derive(Debug, Default)]
+pub struct SlowLogPart {
+    /// GET: the thread's newest entries, newest first.
+    entries: Vec<Entry>,
+    /// LEN: how many entries the thread keeps.
+    len: usize,
+}
+
 /// SLOWLOG's part on one shard (the server runs it on every shard, this
-/// one included, then [`slowlog_reply`]): GET answers this thread's newest
-/// entries, each as its id (an integer) then the entry as it is replied;
-/// LEN answers their count; RESET empties the log.
-pub fn slowlog_part(args: &Args, _: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    LOG.with(|log| match parse(args) {
-        Ok(Query::Get(count)) => {
-            for entry in log.borrow().iter().take(count.min(max_len())) {
-                enc.integer(entry.id as i64);
-                entry.encode(enc);
-            }
+/// one included, then [`slowlog_reply`]): GET takes this thread's newest
+/// entries, LEN their count; RESET empties the log. Entries trimmed away
+/// since this thread last looked are dropped first.
+pub fn slowlog_part(args: &Args) -> SlowLogPart {
+    LOG.with(|log| {
+        let mut log = log.borrow_mut();
+        drop_below(&mut log, KEEP_FROM.load(Relaxed));
+        let mut part = SlowLogPart::default();
+        match parse(args) {
+            Ok(Query::Get(count)) => part.entries = log.iter().take(count).cloned().collect(),
+            Ok(Query::Len) => part.len = log.len(),
+            Ok(Query::Reset) => log.clear(),
+            Ok(Query::Help) | Err(_) => {}
         }
-        Ok(Query::Len) => enc.integer(log.borrow().len() as i64),
-        Ok(Query::Reset) => log.borrow_mut().clear(),
-        Ok(Query::Help) | Err(_) => {}
-    });
-}
-
-/// The entries of GET parts: (id, the entry's reply bytes).
-fn entries(part: &[u8]) -> Vec<(u64, &[u8])> {
-    let mut out = Vec::new();
-    let mut rest = part;
-    while let Some(after_colon) = rest.strip_prefix(b":") {
-        let Some(eol) = after_colon.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
-        let Some(id) = parse_i64(&after_colon[..eol]) else {
-            break;
-        };
-        let entry = &after_colon[eol + 2..];
-        let Some(len) = value_len(entry) else {
-            break;
-        };
-        out.push((id as u64, &entry[..len]));
-        rest = &entry[len..];
-    }
-    out
-}
-
-/// The length of the RESP value (arrays, integers and bulk strings) that
-/// `buf` starts with; None if it is cut short or malformed.
-fn value_len(buf: &[u8]) -> Option<usize> {
-    let eol = buf.windows(2).position(|w| w == b"\r\n")?;
-    let n = parse_i64(buf.get(1..eol)?)?;
-    let mut len = eol + 2;
-    match buf.first()? {
-        b':' => {}
-        b'$' if n >= 0 => len += usize::try_from(n).ok()? + 2,
-        b'*' => {
-            for _ in 0..n.max(0) {
-                len += value_len(buf.get(len..)?)?;
-            }
-        }
-        _ => return None,
-    }
-    (len <= buf.len()).then_some(len)
+        part
+    })
 }
 
 /// SLOWLOG GET [count] | LEN | RESET | HELP, from every shard's part (see
 /// [`slowlog_part`]).
-pub fn slowlog_reply(args: &Args, parts: &[Vec<u8>], enc: &mut ReplyEncoder) {
+pub fn slowlog_reply(args: &Args, parts: Vec<SlowLogPart>, enc: &mut ReplyEncoder) {
     match parse(args) {
         Ok(Query::Get(count)) => {
-            let mut all: Vec<(u64, &[u8])> = parts.iter().flat_map(|p| entries(p)).collect();
-            all.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
-            all.truncate(count.min(max_len()));
+            let mut all: Vec<Entry> = parts.into_iter().flat_map(|p| p.entries).collect();
+            all.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+            all.truncate(count);
             enc.array_len(all.len());
-            for (_, entry) in all {
-                enc.buffer().extend_from_slice(entry);
+            for entry in &all {
+                entry.encode(enc);
             }
         }
-        Ok(Query::Len) => {
-            let len: i64 = parts
-                .iter()
-                .filter_map(|p| p.strip_prefix(b":"))
-                .filter_map(|p| parse_i64(p.strip_suffix(b"\r\n").unwrap_or(p)))
-                .sum();
-            enc.integer(len.min(i64::try_from(max_len()).unwrap_or(i64::MAX)));
-        }
+        Ok(Query::Len) => enc.integer(parts.iter().map(|p| p.len).sum::<usize>() as i64),
         Ok(Query::Reset) => enc.ok(),
         Ok(Query::Help) => crate::client::reply_help(enc, HELP),
         Err(e) => reply_error(enc, &e),
@@ -318,22 +319,19 @@ mod tests {
         String::from_utf8_lossy(&run_connection(parts).0).into_owned()
     }
 
-    /// The entries' arguments, without ids and times.
-    fn logged_args(reply: &str) -> Vec<Vec<String>> {
-        let mut out = Vec::new();
-        let mut rest = reply.as_bytes();
-        let header = rest.iter().position(|&c| c == b'\n').map_or(0, |p| p + 1);
-        rest = &rest[header..];
-        while let Some(len) = value_len(rest) {
-            let entry = &rest[..len];
-            let text = String::from_utf8_lossy(entry).into_owned();
-            let lines: Vec<&str> = text.split("\r\n").collect();
-            // *6, :id, :time, :duration, *n, then n bulks (2 lines each).
-            let n: usize = lines[4][1..].parse().expect("an array");
-            out.push((0..n).map(|i| lines[6 + 2 * i].to_string()).collect());
-            rest = &rest[len..];
-        }
-        out
+    /// This thread's entries' arguments, newest first.
+    fn logged_args() -> Vec<Vec<String>> {
+        LOG.with(|log| {
+            log.borrow()
+                .iter()
+                .map(|e| {
+                    e.args
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect()
+                })
+                .collect()
+        })
     }
 
     #[test]
@@ -371,7 +369,7 @@ mod tests {
             1,
             &c,
         );
-        let logged = logged_args(&slowlog(&["SLOWLOG", "GET", "-1"]));
+        let logged = logged_args();
         let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(logged[7].len(), 32);
         assert_eq!(logged[7][30], "k29");
@@ -425,7 +423,9 @@ mod tests {
         let ten = slowlog(&["SLOWLOG", "GET"]);
         assert!(ten.starts_with("*10\r\n*6\r\n:"), "{ten}");
         assert!(ten.contains(":1700000000\r\n:25\r\n*2\r\n$3\r\nGET\r\n$2\r\n11\r\n$14\r\n127.0.0.1:5000\r\n$0\r\n\r\n"));
-        assert_eq!(logged_args(&slowlog(&["slowlog", "get", "2"])).len(), 2);
+        let two = slowlog(&["slowlog", "get", "2"]);
+        assert!(two.starts_with("*2\r\n*6\r\n:"), "{two}");
+        assert_eq!(two.matches("*6\r\n:").count(), 2, "{two}");
         assert_eq!(slowlog(&["slowlog", "get", "0"]), "*0\r\n");
         for bad in ["-2", "abc", "+1"] {
             assert_eq!(
@@ -442,57 +442,62 @@ mod tests {
         assert_eq!(slowlog(&["SLOWLOG", "LEN"]), ":0\r\n");
     }
 
-    #[test]
-    fn parts_merge_newest_first_up_to_max_len() {
-        let mut parts = Vec::new();
-        for ids in [[5u64, 2], [7, 1]] {
-            let mut out = Vec::new();
-            let mut enc = ReplyEncoder::new(&mut out, Protocol::Resp2);
-            for id in ids {
-                let entry = Entry {
-                    id,
-                    time: 1,
-                    duration: 2,
-                    args: vec![b"ping".to_vec()],
-                    addr: "a".into(),
-                    name: b"n".to_vec(),
-                };
-                enc.integer(id as i64);
-                entry.encode(&mut enc);
-            }
-            parts.push(out);
+    fn entry(id: u64) -> Entry {
+        Entry {
+            id,
+            time: 1,
+            duration: 2,
+            args: vec![b"ping".to_vec()],
+            addr: "a".into(),
+            name: b"n".to_vec(),
         }
+    }
+
+    fn reply(args: &[&str], parts: Vec<SlowLogPart>) -> Vec<u8> {
         let mut out = Vec::new();
-        let args = Args::from_slices(&["SLOWLOG", "GET", "3"]);
+        let args = Args::from_slices(args);
         slowlog_reply(
             &args,
-            &parts,
+            parts,
             &mut ReplyEncoder::new(&mut out, Protocol::Resp2),
         );
+        out
+    }
+
+    #[test]
+    fn parts_merge_newest_first() {
+        let parts = || {
+            [[5u64, 2], [7, 1]]
+                .map(|ids| SlowLogPart {
+                    entries: ids.map(entry).to_vec(),
+                    len: 2,
+                })
+                .into()
+        };
+        let out = reply(&["SLOWLOG", "GET", "3"], parts());
         let ids: Vec<String> = String::from_utf8_lossy(&out)
             .split("*6\r\n:")
             .skip(1)
             .map(|e| e.split("\r\n").next().unwrap_or_default().to_string())
             .collect();
         assert_eq!(ids, ["7", "5", "2"]);
-        let lens = [b":70\r\n".to_vec(), b":80\r\n".to_vec()];
-        let mut out = Vec::new();
-        let args = Args::from_slices(&["SLOWLOG", "LEN"]);
-        slowlog_reply(
-            &args,
-            &lens,
-            &mut ReplyEncoder::new(&mut out, Protocol::Resp2),
-        );
-        assert_eq!(out, b":128\r\n", "the default slowlog-max-len");
+        assert!(out.starts_with(
+            b"*3\r\n*6\r\n:7\r\n:1\r\n:2\r\n*1\r\n$4\r\nping\r\n$1\r\na\r\n$1\r\nn\r\n"
+        ));
+        assert_eq!(reply(&["SLOWLOG", "LEN"], parts()), b":4\r\n");
     }
 
     #[test]
-    fn value_lengths() {
-        assert_eq!(value_len(b":12\r\nrest"), Some(5));
-        assert_eq!(value_len(b"$3\r\nabc\r\n"), Some(9));
-        assert_eq!(value_len(b"*2\r\n$1\r\na\r\n:1\r\n"), Some(15));
-        assert_eq!(value_len(b"$3\r\nab"), None);
-        assert_eq!(value_len(b"*2\r\n:1\r\n"), None);
-        assert_eq!(value_len(b"+OK\r\n"), None);
+    fn the_floor_keeps_the_newest_max_len_of_every_thread() {
+        // Ids 0..6 logged; two threads hold 0, 2, 5 and 1, 3, 4.
+        let mut a: VecDeque<Entry> = [5, 2, 0].map(entry).into();
+        let mut b: VecDeque<Entry> = [4, 3, 1].map(entry).into();
+        let keep = floor(6, 2);
+        drop_below(&mut a, keep);
+        drop_below(&mut b, keep);
+        let ids = |log: &VecDeque<Entry>| log.iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!((ids(&a), ids(&b)), (vec![5], vec![4]));
+        assert_eq!(floor(6, 128), 0, "fewer than max: all kept");
+        assert_eq!(floor(6, 0), 6, "max 0: none kept");
     }
 }

@@ -90,6 +90,10 @@ pub enum ServerOp {
     ClientKill,
     /// CONFIG RESETSTAT: every shard's counters and the process's.
     ResetStat,
+    /// CONFIG SET: after the commands before it have run, so that the slow
+    /// log and latency thresholds it sets apply to it and to the commands
+    /// after it, as Redis checks them after every command.
+    ConfigSet,
     /// DEBUG SLEEP: after the commands before it have run (it blocks its
     /// shard's thread, as Redis blocks its server).
     DebugSleep,
@@ -657,7 +661,10 @@ pub static TABLE: &[CommandSpec] = &[
         "config",
         -2,
         Dispatch::Sub {
-            routes: &[("resetstat", Dispatch::Server(ServerOp::ResetStat))],
+            routes: &[
+                ("resetstat", Dispatch::Server(ServerOp::ResetStat)),
+                ("set", Dispatch::Server(ServerOp::ConfigSet)),
+            ],
             otherwise: &Dispatch::Connection(config::config),
         },
     )
@@ -916,6 +923,44 @@ mod tests {
                         ("may_replicate", false),
                     ],
                 );
+            }
+        }
+    }
+
+    /// The subcommands a captured reply names (`<command>|<sub>`), in order.
+    fn named_subcommands(spec: &CommandSpec, raw: &[u8]) -> Vec<String> {
+        let text = String::from_utf8_lossy(raw);
+        let prefix = format!("\r\n{}|", spec.name);
+        text.match_indices(&prefix)
+            .map(|(at, _)| {
+                let rest = &text[at + prefix.len()..];
+                rest[..rest.find("\r\n").unwrap_or(rest.len())].to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn captured_docs_advertise_only_the_subcommands_mayfly_has_sorted() {
+        for spec in TABLE {
+            let docs = captured_docs(spec).expect("docs");
+            for raw in [
+                docs.info_resp2,
+                docs.info_resp3,
+                docs.docs_resp2,
+                docs.docs_resp3,
+            ] {
+                let named = named_subcommands(spec, raw);
+                for sub in &named {
+                    assert!(
+                        spec.subcommands.iter().any(|s| s.name == sub),
+                        "{}|{sub} is advertised but not in the table",
+                        spec.name
+                    );
+                }
+                let mut sorted = named.clone();
+                sorted.sort();
+                sorted.dedup();
+                assert_eq!(named, sorted, "{}", spec.name);
             }
         }
     }

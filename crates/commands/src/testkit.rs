@@ -155,7 +155,7 @@ pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (
                 Dispatch::Connection(f) => f(&args, &mut client, &facts, &mut enc),
                 // With one client on one shard, the connection commands
                 // answer CLIENT LIST / KILL and CONFIG RESETSTAT themselves.
-                Dispatch::Server(crate::ServerOp::ResetStat) => {
+                Dispatch::Server(crate::ServerOp::ResetStat | crate::ServerOp::ConfigSet) => {
                     crate::config::config(&args, &mut client, &facts, &mut enc)
                 }
                 Dispatch::Server(crate::ServerOp::Monitor) => {
@@ -166,12 +166,10 @@ pub(crate) fn run_connection_with(facts: ServerFacts, commands: &[&[&str]]) -> (
                 }
                 // This thread's part is every shard's.
                 Dispatch::Server(crate::ServerOp::SlowLog) => {
-                    let part = Harness::new().run_key_fn(crate::slowlog_part, parts);
-                    crate::slowlog_reply(&args, &[part], &mut enc)
+                    crate::slowlog_reply(&args, vec![crate::slowlog_part(&args)], &mut enc)
                 }
                 Dispatch::Server(crate::ServerOp::Latency) => {
-                    let part = Harness::new().run_key_fn(crate::latency_part, parts);
-                    crate::latency_reply(&args, &[part], &mut enc)
+                    crate::latency_reply(&args, &[crate::latency_part(&args)], &mut enc)
                 }
                 Dispatch::Server(_) => crate::client::client(&args, &mut client, &facts, &mut enc),
                 _ => panic!("not a connection command"),

@@ -5,21 +5,21 @@
 //! Each shard thread keeps a registry of its own connections (a thread-local
 //! `BTreeMap` by id: one executor per thread, so no locks). A connection
 //! registers on accept, refreshes its entry after every batch and leaves on
-//! close. CLIENT LIST and CLIENT KILL (`Dispatch::Server`) ask every other
-//! shard over the mesh with a job running a function private to this file
-//! (`list_part`, `kill_part`, `resetstat_part`) that reads that shard's
-//! registry. A kill marks the entry and shuts the socket down, which ends
-//! the victim's pending read on its own thread; its task then closes the
-//! connection.
+//! close. CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, SLOWLOG and LATENCY
+//! (`Dispatch::Server`) send every shard, this one included, a [`Part`]
+//! ([`Work::Part`]), which [`run_part`] runs on that shard's thread; each
+//! answers its share typed (clients, a count, log entries), and the
+//! asking thread merges them. A kill marks the entry and shuts the socket
+//! down, which ends the victim's pending read on its own thread; its task
+//! then closes the connection.
 
 use crate::reactor::Reactor;
-use crate::shard::{Job, JobOutcome, Work};
+use crate::shard::{JobOutcome, ShardState, Work};
 use commands::{
-    client_query, Client, ClientInfo, ClientQuery, Dispatch, KeyFn, KillFilter, ListFilter,
-    ServerFacts, ServerOp, ShardCtx,
+    client_query, Client, ClientInfo, ClientQuery, KillFilter, ListFilter, ServerFacts, ServerOp,
 };
 use glommio::net::TcpStream;
-use resp::{Args, Protocol, ReplyEncoder};
+use resp::{Args, ReplyEncoder};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
@@ -78,10 +78,10 @@ pub(crate) fn sync(client: &Client) {
     });
 }
 
-/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, DEBUG SLEEP, SLOWLOG,
-/// LATENCY or MONITOR for `client` and appends the reply to `out`.
-/// Malformed calls are answered by the connection commands, with their
-/// errors.
+/// Runs CLIENT LIST, CLIENT KILL, CONFIG RESETSTAT, CONFIG SET, DEBUG
+/// SLEEP, SLOWLOG, LATENCY or MONITOR for `client` and appends the reply to
+/// `out`. Malformed calls are answered by the connection commands, with
+/// their errors.
 pub(crate) async fn run(
     reactor: &Reactor,
     client: &mut Client,
@@ -91,50 +91,63 @@ pub(crate) async fn run(
     out: &mut Vec<u8>,
 ) {
     sync(client);
-    let now = store::now_millis();
     let mut enc = ReplyEncoder::new(out, client.protocol);
     match (op, client_query(args)) {
         (ServerOp::ClientList, Some(ClientQuery::List(filter))) => {
-            let mut text = list_local(&filter, now);
-            for part in on_other_shards(reactor, list_part, args).await {
-                text.extend_from_slice(&part);
+            let mut clients = Vec::new();
+            for outcome in on_every_shard(reactor, || Part::ClientList(filter.clone())).await {
+                if let JobOutcome::Clients(part) = outcome {
+                    clients.extend(part);
+                }
             }
-            enc.verbatim("txt", &order_lines(&filter, &text));
+            enc.verbatim("txt", &filter.render(&mut clients, store::now_millis()));
         }
         (ServerOp::ClientKill, Some(ClientQuery::Kill(filter))) => {
-            let mut killed = kill_local(&filter, client.id, now);
-            if filter.matches(&ClientInfo::of(client), client.id, now) {
+            let mut killed = 0;
+            if filter.matches(&ClientInfo::of(client), client.id, store::now_millis()) {
                 client.close_after_reply = true;
                 killed += 1;
             }
-            let mut job_args =
-                Args::from_slices(&[&b"client"[..], client.id.to_string().as_bytes()]);
-            for word in args.iter().skip(2) {
-                job_args.push(word);
-            }
-            for part in on_other_shards(reactor, kill_part, &job_args).await {
-                killed += parse_count(&part);
+            let caller = client.id;
+            let part = || Part::ClientKill {
+                filter: filter.clone(),
+                caller,
+            };
+            for outcome in on_every_shard(reactor, part).await {
+                if let JobOutcome::Int(n) = outcome {
+                    killed += n.max(0) as usize;
+                }
             }
             filter.reply(killed, &mut enc);
         }
         (ServerOp::ResetStat, _) if args.len() == 2 => {
-            commands::reset_stats(&mut reactor.state.borrow_mut().ctx(0, now));
-            crate::mesh::reset_traffic();
-            on_other_shards(reactor, resetstat_part, args).await;
+            on_every_shard(reactor, || Part::ResetStat).await;
             reactor
                 .process
                 .peak_memory
                 .store(0, std::sync::atomic::Ordering::Relaxed);
             enc.ok();
         }
-        (ServerOp::ResetStat, _) => commands::config_command(args, client, facts, &mut enc),
+        (ServerOp::ResetStat | ServerOp::ConfigSet, _) => {
+            commands::config_command(args, client, facts, &mut enc)
+        }
         (ServerOp::DebugSleep, _) => commands::debug_sleep(args, client, facts, &mut enc),
         (ServerOp::SlowLog, _) => {
-            let parts = on_every_shard(reactor, commands::slowlog_part, args).await;
-            commands::slowlog_reply(args, &parts, &mut enc);
+            let mut parts = Vec::new();
+            for outcome in on_every_shard(reactor, || Part::SlowLog(args.clone())).await {
+                if let JobOutcome::SlowLog(part) = outcome {
+                    parts.push(part);
+                }
+            }
+            commands::slowlog_reply(args, parts, &mut enc);
         }
         (ServerOp::Latency, _) => {
-            let parts = on_every_shard(reactor, commands::latency_part, args).await;
+            let mut parts = Vec::new();
+            for outcome in on_every_shard(reactor, || Part::Latency(args.clone())).await {
+                if let JobOutcome::Latency(part) = outcome {
+                    parts.push(part);
+                }
+            }
             commands::latency_reply(args, &parts, &mut enc);
         }
         (ServerOp::Monitor, _) => commands::monitor_command(args, client, facts, &mut enc),
@@ -142,90 +155,69 @@ pub(crate) async fn run(
     }
 }
 
-/// Runs `f` with `args` on this shard, then on every other; returns each
-/// one's reply bytes (shards that are shutting down are left out).
-async fn on_every_shard(reactor: &Reactor, f: KeyFn, args: &Args) -> Vec<Vec<u8>> {
-    let mut here = Vec::new();
-    {
-        let mut state = reactor.state.borrow_mut();
-        let mut ctx = state.ctx(0, store::now_millis());
-        f(
-            args,
-            &mut ctx,
-            &mut ReplyEncoder::new(&mut here, Protocol::Resp2),
-        );
-    }
-    let mut parts = on_other_shards(reactor, f, args).await;
-    parts.push(here);
-    parts
+/// A server command's part on one shard, run there by [`run_part`].
+pub(crate) enum Part {
+    /// CLIENT LIST: the shard's clients that the filter lists.
+    ClientList(ListFilter),
+    /// CLIENT KILL: kills the shard's clients that `filter` selects, but
+    /// not `caller` (who closes itself); answers how many.
+    ClientKill { filter: KillFilter, caller: u64 },
+    /// CONFIG RESETSTAT: clears the shard's counters.
+    ResetStat,
+    /// SLOWLOG (these arguments): the shard's thread's slow log.
+    SlowLog(Args),
+    /// LATENCY (these arguments): the shard's thread's latency samples.
+    Latency(Args),
 }
 
-/// Runs `f` with `args` on every other shard; returns each one's reply
-/// bytes (shards that are shutting down are left out).
-async fn on_other_shards(reactor: &Reactor, f: KeyFn, args: &Args) -> Vec<Vec<u8>> {
-    let mut tickets = Vec::new();
-    for shard in (0..reactor.shards).filter(|&s| s != reactor.id) {
-        let job = Job {
-            dispatch: Dispatch::Key(f),
-            db: 0,
-            protocol: Protocol::Resp2,
-            args: args.clone(),
-            command: None,
-        };
-        if let Some(ticket) = reactor.send(shard, Work::batch(vec![job])).await {
+/// Runs `part` on this shard's thread, with its `state`.
+pub(crate) fn run_part(state: &mut ShardState, part: Part) -> JobOutcome {
+    let now = store::now_millis();
+    match part {
+        Part::ClientList(filter) => JobOutcome::Clients(list_local(&filter)),
+        Part::ClientKill { filter, caller } => {
+            JobOutcome::Int(kill_local(&filter, caller, now) as i64)
+        }
+        Part::ResetStat => {
+            commands::reset_stats(&mut state.ctx(0, now));
+            crate::mesh::reset_traffic();
+            JobOutcome::Int(0)
+        }
+        Part::SlowLog(args) => JobOutcome::SlowLog(commands::slowlog_part(&args)),
+        Part::Latency(args) => JobOutcome::Latency(commands::latency_part(&args)),
+    }
+}
+
+/// Sends every shard, this one included, the part `part` makes; returns
+/// each one's outcome (shards that are shutting down are left out).
+async fn on_every_shard(reactor: &Reactor, part: impl Fn() -> Part) -> Vec<JobOutcome> {
+    let mut tickets = Vec::with_capacity(reactor.shards);
+    for shard in 0..reactor.shards {
+        if let Some(ticket) = reactor.send(shard, Work::Part(part())).await {
             tickets.push(ticket);
         }
     }
-    let mut parts = Vec::new();
+    let mut outcomes = Vec::with_capacity(tickets.len());
     for ticket in tickets {
-        let reply = reactor.wait(ticket).await;
-        if let Some(JobOutcome::Reply(range)) = reply.outcomes.first() {
-            parts.push(reply.buf[range.clone()].to_vec());
-        }
+        outcomes.extend(reactor.wait(ticket).await.outcomes.pop());
     }
-    parts
+    outcomes
 }
 
-/// CLIENT LIST's part on another shard: that shard's matching lines.
-fn list_part(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    if let Ok(filter) = ListFilter::parse(args) {
-        enc.buffer()
-            .extend_from_slice(&list_local(&filter, ctx.now));
-    }
-}
-
-/// CLIENT KILL's part on another shard (`client <caller id> <filter...>`):
-/// the number killed.
-fn kill_part(args: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    let caller = resp::parse_integer(args.get(1)).unwrap_or(0) as u64;
-    let words: Vec<&[u8]> = args.iter().skip(2).collect();
-    let killed = KillFilter::parse(&words).map_or(0, |f| kill_local(&f, caller, ctx.now));
-    enc.integer(killed as i64);
-}
-
-/// CONFIG RESETSTAT's part on another shard.
-fn resetstat_part(_: &Args, ctx: &mut ShardCtx, enc: &mut ReplyEncoder) {
-    commands::reset_stats(ctx);
-    crate::mesh::reset_traffic();
-    enc.ok();
-}
-
-/// This shard's CLIENT LIST lines for `filter` (live clients, id order).
-pub(crate) fn list_local(filter: &ListFilter, now: store::UnixMillis) -> Vec<u8> {
-    let mut out = Vec::new();
+/// This shard's clients that `filter` lists (live ones).
+fn list_local(filter: &ListFilter) -> Vec<ClientInfo> {
     REGISTRY.with(|r| {
-        for entry in r.borrow().values() {
-            if !entry.killed && filter.matches(&entry.info) {
-                entry.info.render(now, &mut out);
-            }
-        }
-    });
-    out
+        r.borrow()
+            .values()
+            .filter(|entry| !entry.killed && filter.matches(&entry.info))
+            .map(|entry| entry.info.clone())
+            .collect()
+    })
 }
 
 /// Kills this shard's clients that `filter` selects, except `caller`
 /// (whoever runs the command closes itself); returns how many.
-pub(crate) fn kill_local(filter: &KillFilter, caller: u64, now: store::UnixMillis) -> usize {
+fn kill_local(filter: &KillFilter, caller: u64, now: store::UnixMillis) -> usize {
     REGISTRY.with(|r| {
         let mut registry = r.borrow_mut();
         let mut killed = 0;
@@ -268,74 +260,4 @@ pub(crate) fn close_idle(timeout: u64, now: store::UnixMillis) -> usize {
         }
         closed
     })
-}
-
-/// Puts every shard's CLIENT LIST lines in Redis's order: by id, or in the
-/// order of `ID`'s arguments.
-fn order_lines(filter: &ListFilter, text: &[u8]) -> Vec<u8> {
-    let mut lines: Vec<(i64, &[u8])> = text
-        .split_inclusive(|&c| c == b'\n')
-        .map(|line| (line_id(line), line))
-        .collect();
-    let mut out = Vec::with_capacity(text.len());
-    match filter {
-        ListFilter::Ids(ids) => {
-            for id in ids {
-                if let Some((_, line)) = lines.iter().find(|(l, _)| l == id) {
-                    out.extend_from_slice(line);
-                }
-            }
-        }
-        _ => {
-            lines.sort_by_key(|(id, _)| *id);
-            for (_, line) in lines {
-                out.extend_from_slice(line);
-            }
-        }
-    }
-    out
-}
-
-/// The id of a CLIENT LIST line (`id=<n> ...`).
-fn line_id(line: &[u8]) -> i64 {
-    let digits: Vec<u8> = line
-        .iter()
-        .skip(3)
-        .take_while(|c| c.is_ascii_digit())
-        .copied()
-        .collect();
-    resp::parse_integer(&digits).unwrap_or(-1)
-}
-
-/// The integer of a `:<n>\r\n` reply.
-fn parse_count(reply: &[u8]) -> usize {
-    let digits = reply
-        .strip_prefix(b":")
-        .and_then(|r| r.strip_suffix(b"\r\n"))
-        .unwrap_or_default();
-    resp::parse_integer(digits).map_or(0, |n| n.max(0) as usize)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_ordered_by_id_or_by_request() {
-        let text = b"id=12 a\nid=3 b\nid=7 c\n";
-        assert_eq!(
-            order_lines(&ListFilter::All, text),
-            b"id=3 b\nid=7 c\nid=12 a\n"
-        );
-        assert_eq!(
-            order_lines(&ListFilter::Ids(vec![7, 5, 12, 7]), text),
-            b"id=7 c\nid=12 a\nid=7 c\n"
-        );
-    }
-
-    #[test]
-    fn counts_parse() {
-        assert_eq!(parse_count(b":3\r\n"), 3);
-        assert_eq!(parse_count(b"-ERR x\r\n"), 0);
-    }
 }

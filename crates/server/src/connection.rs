@@ -426,8 +426,11 @@ async fn execute(
     loop {
         let (planned, transaction) = plan(reactor, client, batch, &mut watch, &mut rest);
         run_planned(reactor, client, batch, &mut watch, out).await;
-        // Counted once run, as Redis: an INFO does not count itself.
-        reactor.state.borrow_mut().stats.commands_processed += planned as u64;
+        // Counted once run, as Redis: an INFO does not count itself, and
+        // the deferred command counts once it ran (below), so that CONFIG
+        // RESETSTAT counts itself after it zeroed the count.
+        let ran = planned - usize::from(transaction.is_some());
+        reactor.state.borrow_mut().stats.commands_processed += ran as u64;
         batch.recycle(parser);
         let Some(((dispatch, args, command), silent)) = transaction else {
             break;
@@ -445,7 +448,11 @@ async fn execute(
                 crate::cross::run(reactor, dispatch, db, client.protocol, &args, out).await;
             }
         }
+        // CONFIG SET may have changed the slow log and latency thresholds:
+        // they apply to it and to what follows it.
+        watch.read_thresholds();
         account(reactor, client, &mut watch, command, &args, &out[start..]);
+        reactor.state.borrow_mut().stats.commands_processed += 1;
         if silent {
             out.truncate(start);
         }
@@ -523,10 +530,9 @@ async fn run_planned(
     }
     let local = reactor.id;
     if !batch.jobs[local].is_empty() {
-        if !batch.tickets.is_empty() {
-            // Sending to the other shards is no local job's time.
-            watch.lap();
-        }
+        // Planning the batch and sending to the other shards is no local
+        // job's time.
+        watch.lap();
         let mut reply = batch.spare_reply();
         let ran = reactor
             .state

@@ -20,8 +20,10 @@
 //! involves one shard keeps its fast path, and nobody observes a transaction
 //! half done: its keys are locked on every shard before any of its hops runs.
 
+use crate::clients::Part;
 use commands::{
-    CommandId, CountFn, Dispatch, ShardCtx, ShardSettings, ShardStats, Stopwatch, Take,
+    ClientInfo, CommandId, CountFn, Dispatch, LatencyPart, ShardCtx, ShardSettings, ShardStats,
+    SlowLogPart, Stopwatch, Take,
 };
 use hashbrown::HashMap;
 use resp::{Args, Protocol, ReplyEncoder};
@@ -109,6 +111,10 @@ pub(crate) enum Work {
     },
     /// Drops a scheduled transaction that will not run.
     Abort { txid: u64 },
+    /// A server command's part on this shard (CLIENT LIST, SLOWLOG ...):
+    /// it reads no key, so it runs at once, whatever is locked, and
+    /// answers its outcome, typed.
+    Part(Part),
 }
 
 /// What one job or transaction step produced.
@@ -131,6 +137,12 @@ pub(crate) enum JobOutcome {
     Scanned(u64, Vec<Vec<u8>>),
     /// Whether a transaction was scheduled.
     Scheduled(bool),
+    /// CLIENT LIST's part: the shard's clients it lists.
+    Clients(Vec<ClientInfo>),
+    /// SLOWLOG's part.
+    SlowLog(SlowLogPart),
+    /// LATENCY's part.
+    Latency(LatencyPart),
 }
 
 /// The results of one batch, in job order.
@@ -362,6 +374,10 @@ impl ShardState {
                 }
                 done.push((to, BatchReply::default()));
             }
+            Work::Part(part) => {
+                let outcome = crate::clients::run_part(self, part);
+                done.push((to, BatchReply::single(outcome)));
+            }
         }
     }
 
@@ -495,11 +511,8 @@ impl ShardState {
         }
     }
 
-    /// What a command on database `db` may touch at `now`; each is one
-    /// command (or one shard's part of one) run on this shard's data, which
-    /// INFO's `# Shards` counts as `ops`.
+    /// What a command on database `db` may touch at `now`.
     pub fn ctx(&mut self, db: u32, now: UnixMillis) -> ShardCtx<'_> {
-        self.stats.ops += 1;
         ShardCtx {
             dbs: &mut self.dbs,
             db: db as usize,
@@ -539,6 +552,8 @@ impl ShardState {
         };
         let nanos = watch.lap();
         if let Some(id) = job.command {
+            // A command, or this shard's part of one: INFO's `# Shards` ops.
+            self.stats.ops += 1;
             let text = match &outcome {
                 JobOutcome::Reply(range) => reply.buf.get(range.clone()).unwrap_or_default(),
                 _ => &[],
@@ -551,7 +566,10 @@ impl ShardState {
         reply.outcomes.push(outcome);
     }
 
+    /// Runs one step of a transaction's hop: a part of a command over
+    /// several shards, which INFO's `# Shards` counts in `ops`.
     fn run_op(&mut self, op: TxOp, now: UnixMillis) -> JobOutcome {
+        self.stats.ops += 1;
         match op {
             TxOp::Count { f, db, args } => JobOutcome::Int(f(&args, &mut self.ctx(db, now))),
             TxOp::Mget { db, args } => {
@@ -723,6 +741,7 @@ mod tests {
         assert!(shard.try_run(&jobs, store::now_millis(), &mut watch, &mut reply));
         let slow: Vec<usize> = reply.slow.iter().map(|s| s.index).collect();
         assert_eq!(slow, [0, 1], "the internal job is not a command");
+        assert_eq!(shard.stats.ops, 2, "nor an op");
         let mut text = String::new();
         shard.stats.commands.render_commandstats(&mut text);
         let calls: Vec<&str> = text

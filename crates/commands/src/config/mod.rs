@@ -69,7 +69,12 @@ pub fn config(args: &Args, client: &mut Client, facts: &ServerFacts, enc: &mut R
             get(args, facts, enc);
             Ok(())
         }
-        Ok("set") => set(args, client, facts).map(|()| enc.ok()),
+        Ok("set") => {
+            let result = set(args, client, facts).map(|()| enc.ok());
+            // A lower slowlog-max-len drops the oldest entries now.
+            crate::slowlog::trim();
+            result
+        }
         Ok("resetstat") => {
             enc.ok();
             Ok(())
